@@ -1,0 +1,258 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// runCompleter writes outcomes as they come, many per transaction: whatever has
+// arrived while the previous batch was being written goes in the next one.
+func (w *worker) runCompleter() {
+	batch := make([]result, 0, w.c.cfg.CompleterBatch)
+	for {
+		r, ok := <-w.results
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	gather:
+		for len(batch) < w.c.cfg.CompleterBatch {
+			select {
+			case r, ok := <-w.results:
+				if !ok {
+					w.flush(batch)
+					return
+				}
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		w.flush(batch)
+	}
+}
+
+// flush records a batch of outcomes in one transaction, retrying until the database
+// takes it: an outcome is never dropped.
+func (w *worker) flush(batch []result) {
+	ctx := context.Background()
+	_ = retryForever(ctx, w.log, "record job outcomes", func() error {
+		return w.c.store.inTx(ctx, nil, func(tx dbTx) error { return w.c.recordOutcomes(ctx, tx, batch) })
+	})
+	for _, r := range batch {
+		w.logOutcome(r)
+	}
+}
+
+func (w *worker) logOutcome(r result) {
+	log := w.c.log.With().Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Str("queue", r.job.Queue).
+		Int("attempt", r.job.Attempt).Dur("duration", r.duration).Logger()
+	switch {
+	case r.release:
+		log.Info().Str("outcome", "released").Msg("job stopped by shutdown, back in the queue")
+	case r.err == nil:
+		log.Debug().Str("outcome", "completed").Msg("job completed")
+	case IsPermanent(r.err) || r.job.Attempt >= r.job.MaxAttempts:
+		log.Error().Str("outcome", "discarded").Err(r.err).Msg("job discarded")
+	default:
+		log.Warn().Str("outcome", "retryable").Err(r.err).Msg("job failed, will retry")
+	}
+}
+
+type claimKey struct {
+	attempt int
+	worker  int64
+}
+
+// recordOutcomes writes a batch of outcomes. Every write is guarded by the claim that
+// produced it; an outcome whose claim was lost changes nothing.
+func (c *Client) recordOutcomes(ctx context.Context, tx dbTx, batch []result) error {
+	now := c.now()
+	plain := map[claimKey][]int64{}
+	withEffects := map[claimKey][]result{}
+	for _, r := range batch {
+		k := claimKey{attempt: r.job.Attempt, worker: r.job.ClaimedBy}
+		switch {
+		case r.release:
+			_, err := tx.JobRelease(ctx, dbsqlc.JobReleaseParams{ID: r.job.ID, Attempt: int32(r.job.Attempt), WorkerID: nullInt64(r.job.ClaimedBy)})
+			if err != nil {
+				return fmt.Errorf("release job %d: %w", r.job.ID, err)
+			}
+		case r.err != nil:
+			if err := c.recordFailure(ctx, tx, r.job, r.err, now); err != nil {
+				return err
+			}
+		case r.job.RequestedBy == "" && r.job.ScheduleName == "" && len(r.out.messages) == 0:
+			plain[k] = append(plain[k], r.job.ID)
+		default:
+			withEffects[k] = append(withEffects[k], r)
+		}
+	}
+	for k, ids := range plain {
+		if _, err := tx.JobCompleteMany(ctx, completeParams(ids, k, now)); err != nil {
+			return fmt.Errorf("complete %d jobs: %w", len(ids), err)
+		}
+	}
+	for k, rs := range withEffects {
+		ids := make([]int64, len(rs))
+		for i, r := range rs {
+			ids[i] = r.job.ID
+		}
+		owned, err := tx.JobLockClaimed(ctx, dbsqlc.JobLockClaimedParams{Ids: ids, Attempt: int32(k.attempt), WorkerID: nullInt64(k.worker)})
+		if err != nil {
+			return fmt.Errorf("lock claimed jobs: %w", err)
+		}
+		if len(owned) == 0 {
+			continue
+		}
+		if _, err := tx.JobCompleteMany(ctx, completeParams(owned, k, now)); err != nil {
+			return fmt.Errorf("complete %d jobs: %w", len(owned), err)
+		}
+		isOwned := make(map[int64]bool, len(owned))
+		for _, id := range owned {
+			isOwned[id] = true
+		}
+		for _, r := range rs {
+			if isOwned[r.job.ID] {
+				if err := c.finishEffects(ctx, tx, r.job, StateCompleted, r.out, "", now); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func completeParams(ids []int64, k claimKey, now time.Time) dbsqlc.JobCompleteManyParams {
+	return dbsqlc.JobCompleteManyParams{Now: nullTime(now), Ids: ids, Attempt: int32(k.attempt), WorkerID: nullInt64(k.worker)}
+}
+
+// maxErrorBytes bounds one error message kept in the errors column.
+const maxErrorBytes = 8 << 10
+
+// recordFailure marks a failed attempt: retryable after a back-off, or discarded when
+// the error is permanent or the attempts are spent.
+func (c *Client) recordFailure(ctx context.Context, tx dbTx, job *JobRow, jobErr error, now time.Time) error {
+	final := IsPermanent(jobErr) || job.Attempt >= job.MaxAttempts
+	msg := truncate(jobErr.Error(), maxErrorBytes)
+	p := dbsqlc.JobFailParams{
+		ErrorAt:  now.Format(time.RFC3339Nano),
+		Message:  msg,
+		ID:       job.ID,
+		Attempt:  int32(job.Attempt),
+		WorkerID: nullInt64(job.ClaimedBy),
+	}
+	if final {
+		p.NewState = dbsqlc.IactqJobsStateDiscarded
+		p.FinishedAt = nullTime(now)
+	} else {
+		p.NewState = dbsqlc.IactqJobsStateRetryable
+		p.AvailableAt = nullTime(now.Add(c.cfg.Retry.Delay(job.Attempt)))
+	}
+	n, err := tx.JobFail(ctx, p)
+	if err != nil {
+		return fmt.Errorf("record failure of job %d: %w", job.ID, err)
+	}
+	if n == 1 && final {
+		return c.finishEffects(ctx, tx, job, StateDiscarded, nil, msg, now)
+	}
+	return nil
+}
+
+// maxBodyBytes bounds an internal message's body.
+const maxBodyBytes = 16 << 10
+
+// finishEffects is what happens in the transaction that finishes a job: its own
+// messages (on completion), the requester's message, and the schedule's next
+// occurrence. Being in that transaction, each happens exactly once.
+func (c *Client) finishEffects(ctx context.Context, tx dbTx, job *JobRow, state State, out *outcome, errMsg string, now time.Time) error {
+	if state == StateCompleted && out != nil {
+		for _, m := range out.messages {
+			if err := insertMessage(ctx, tx, m.recipient, m.subject, m.body, job.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if job.RequestedBy != "" {
+		subject, body := outcomeMessage(job, state, out, errMsg)
+		if err := insertMessage(ctx, tx, job.RequestedBy, subject, body, job.ID); err != nil {
+			return err
+		}
+	}
+	if job.ScheduleName != "" {
+		if err := c.scheduleNext(ctx, tx, job.ScheduleName, later(now, job.ScheduledAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func outcomeMessage(job *JobRow, state State, out *outcome, errMsg string) (subject, body string) {
+	subject = fmt.Sprintf("%s job %d %s", job.Kind, job.ID, state)
+	switch {
+	case state == StateCompleted && out != nil && out.summary != "":
+		body = out.summary
+	case state == StateCompleted:
+		body = fmt.Sprintf("Job %d (%s) completed on attempt %d.", job.ID, job.Kind, job.Attempt)
+	default:
+		body = fmt.Sprintf("Job %d (%s) was %s after %d attempt(s): %s", job.ID, job.Kind, state, job.Attempt, errMsg)
+	}
+	body += fmt.Sprintf("\nDetails: iactq jobs show %d", job.ID)
+	return subject, body
+}
+
+func insertMessage(ctx context.Context, tx dbTx, recipient, subject, body string, jobID int64) error {
+	_, err := tx.MessageInsert(ctx, dbsqlc.MessageInsertParams{
+		Recipient: truncate(recipient, 255),
+		Subject:   truncate(subject, 255),
+		Body:      truncate(body, maxBodyBytes),
+		JobID:     sql.NullInt64{Int64: jobID, Valid: jobID != 0},
+	})
+	if err != nil {
+		return fmt.Errorf("write message to %s: %w", recipient, err)
+	}
+	return nil
+}
+
+// scheduleNext inserts the occurrence of schedule name that follows after. A live
+// occurrence already there (put back by a worker's check) is left alone.
+func (c *Client) scheduleNext(ctx context.Context, tx dbTx, name string, after time.Time) error {
+	s, ok := c.schedules[name]
+	if !ok {
+		return nil // removed from the config: the chain ends here
+	}
+	next, err := s.Next(after)
+	if err != nil {
+		return err
+	}
+	row, err := c.prepare(s.insertParams(next))
+	if err != nil {
+		return fmt.Errorf("schedule %s: %w", name, err)
+	}
+	if _, err := insertUnique(ctx, tx, row); err != nil {
+		return fmt.Errorf("schedule %s: %w", name, err)
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}

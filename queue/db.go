@@ -1,0 +1,179 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// ErrNotFound is returned when a job, queue or schedule does not exist.
+var ErrNotFound = errors.New("not found")
+
+// OpenDB opens a connection pool for dsn (a go-sql-driver DSN). Whatever the DSN says,
+// sessions run in UTC with parsed times, so TIMESTAMP columns read and write instants.
+func OpenDB(dsn string) (*sql.DB, error) {
+	cfg, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(50)
+	db.SetMaxIdleConns(50)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	return db, nil
+}
+
+// ParseDSN parses a go-sql-driver DSN and sets what iactq relies on: UTC sessions,
+// parsed times, and timeouts. Its error never includes the password.
+func ParseDSN(dsn string) (*mysql.Config, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid DSN %q: %w", RedactDSN(dsn), err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 60 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 60 * time.Second
+	}
+	return cfg, nil
+}
+
+// RedactDSN returns dsn with its password replaced by "***", for messages.
+func RedactDSN(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	if at < 0 {
+		return dsn
+	}
+	userinfo := dsn[:at]
+	if colon := strings.Index(userinfo, ":"); colon >= 0 {
+		return userinfo[:colon] + ":***" + dsn[at:]
+	}
+	return dsn
+}
+
+// store is the thin layer over the generated queries: the only code that touches them.
+type store struct {
+	db *sql.DB
+	q  *dbsqlc.Queries
+}
+
+func newStore(db *sql.DB) *store {
+	return &store{db: db, q: dbsqlc.New(db)}
+}
+
+// inTx runs fn in a transaction and commits it. Deadlocks, lock-wait timeouts, Galera
+// certification failures and lost connections roll back and run fn again, with
+// jittered back-off, up to a few times: they are never surfaced as job failures.
+// dbTx is the generated queries bound to one transaction, plus the transaction itself
+// for the one statement sqlc cannot express.
+type dbTx struct {
+	*dbsqlc.Queries
+	conn dbsqlc.DBTX
+}
+
+func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
+	const maxTries = 6
+	var err error
+	for try := 1; ; try++ {
+		err = s.inTxOnce(ctx, opts, fn)
+		if err == nil || !isRetryable(err) || try == maxTries || ctx.Err() != nil {
+			return err
+		}
+		delay := time.Duration(try*try) * 5 * time.Millisecond
+		delay += time.Duration(rand.Int64N(int64(delay)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *store) inTxOnce(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(dbTx{Queries: s.q.WithTx(tx), conn: tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// MySQL and MariaDB error numbers the engine reacts to.
+const (
+	errDupEntry        = 1062
+	errLockWaitTimeout = 1205
+	errDeadlock        = 1213
+	errWsrepNotReady   = 1047 // Galera node not ready
+	errQueryKilled     = 1317
+)
+
+func mysqlErrNumber(err error) uint16 {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// isRetryable tells whether err is transient: the same statement or transaction may
+// well succeed if run again.
+func isRetryable(err error) bool {
+	switch mysqlErrNumber(err) {
+	case errLockWaitTimeout, errDeadlock, errWsrepNotReady, errQueryKilled:
+		return true
+	}
+	return isConnectionError(err)
+}
+
+func isConnectionError(err error) bool {
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var netErr interface{ Timeout() bool }
+	if errors.As(err, &netErr) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "broken pipe", "connection reset", "no such file or directory", "bad connection", "EOF"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func isDuplicate(err error) bool { return mysqlErrNumber(err) == errDupEntry }
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
+
+func nullInt64(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: true} }

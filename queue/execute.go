@@ -1,0 +1,79 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// result is the outcome of one execution, for the completer.
+type result struct {
+	job      *JobRow
+	err      error // nil: completed
+	out      *outcome
+	release  bool // stopped by shutdown: back to the queue, attempt not spent
+	duration time.Duration
+}
+
+// start runs job in its own goroutine, holding one of p's slots.
+func (w *worker) start(job *JobRow, p *producer) {
+	ctx, cancel := context.WithCancel(w.jobsCtx)
+	w.mu.Lock()
+	w.running[job.ID] = cancel
+	w.mu.Unlock()
+	w.jobsWG.Add(1)
+	go func() {
+		defer w.jobsWG.Done()
+		res := w.execute(ctx, job)
+		cancel()
+		w.mu.Lock()
+		delete(w.running, job.ID)
+		w.mu.Unlock()
+		w.results <- res
+		p.busy.Add(-1)
+		p.signal()
+	}()
+}
+
+// execute decodes the job's args and runs its kind, turning panics into errors.
+func (w *worker) execute(ctx context.Context, job *JobRow) result {
+	log := w.c.log.With().Int64("job_id", job.ID).Str("kind", job.Kind).Str("queue", job.Queue).Int("attempt", job.Attempt).Logger()
+	ctx = log.WithContext(ctx)
+	begin := time.Now()
+	res := result{job: job, out: &outcome{}}
+	entry, ok := w.c.registry.kinds[job.Kind]
+	if !ok {
+		res.err = Permanentf("unknown kind %q: no worker runs it", job.Kind)
+		return res
+	}
+	args, err := entry.decode(job.Args)
+	if err != nil {
+		res.err = Permanentf("invalid args: %v", err)
+		return res
+	}
+	timeout := entry.timeout
+	if timeout <= 0 {
+		timeout = w.c.cfg.JobTimeout
+	}
+	runCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res.err = runRecovered(runCtx, entry, job, args, res.out)
+	res.duration = time.Since(begin)
+	if res.err != nil && w.jobsCtx.Err() != nil {
+		res.release = true // stopped by shutdown, not failed
+	} else if res.err != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		res.err = fmt.Errorf("timed out after %s: %w", timeout, res.err)
+	}
+	return res
+}
+
+func runRecovered(ctx context.Context, entry kindEntry, job *JobRow, args any, out *outcome) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return entry.run(ctx, job, args, out)
+}

@@ -1,0 +1,212 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// runMaintenance does the periodic chores every worker process shares, each safe to
+// run in many processes at once: promoting due jobs, refreshing paused queues,
+// stopping jobs cancelled by an operator, rescuing jobs of dead workers, and keeping
+// one occurrence of each schedule pending.
+func (w *worker) runMaintenance(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	rescueEvery := max(w.c.cfg.RescueAfter/3, time.Second)
+	var lastRescue, lastHeal time.Time
+	for {
+		w.chore(ctx, "refresh paused queues", w.refreshPaused)
+		w.chore(ctx, "promote due jobs", func(ctx context.Context) error {
+			n, err := w.c.Promote(ctx)
+			if n > 0 {
+				for _, p := range w.producers {
+					p.signal()
+				}
+			}
+			return err
+		})
+		w.chore(ctx, "stop cancelled jobs", w.stopCancelled)
+		if time.Since(lastRescue) >= rescueEvery {
+			lastRescue = time.Now()
+			w.chore(ctx, "rescue jobs of dead workers", func(ctx context.Context) error {
+				_, err := w.c.Rescue(ctx)
+				return err
+			})
+		}
+		if time.Since(lastHeal) >= 10*time.Second {
+			lastHeal = time.Now()
+			w.chore(ctx, "check schedules", w.c.HealSchedules)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (w *worker) chore(ctx context.Context, what string, fn func(context.Context) error) {
+	if err := fn(ctx); err != nil && ctx.Err() == nil {
+		w.log.Warn().Err(err).Msg(what + " failed")
+	}
+}
+
+func (w *worker) refreshPaused(ctx context.Context) error {
+	names, err := w.c.store.q.QueuePaused(ctx)
+	if err != nil {
+		return err
+	}
+	paused := make(map[string]bool, len(names))
+	for _, n := range names {
+		paused[n] = true
+	}
+	was := *w.paused.Load()
+	w.paused.Store(&paused)
+	for q, p := range w.producers {
+		if was[q] && !paused[q] {
+			p.signal()
+		}
+	}
+	return nil
+}
+
+// stopCancelled cancels the context of local jobs that are no longer running in the
+// database (an operator cancelled them).
+func (w *worker) stopCancelled(ctx context.Context) error {
+	w.mu.Lock()
+	ids := make([]int64, 0, len(w.running))
+	for id := range w.running {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := w.c.store.q.JobRunningOfWorker(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.State == dbsqlc.IactqJobsStateCancelled {
+			w.mu.Lock()
+			if cancel, ok := w.running[r.ID]; ok {
+				w.c.log.Info().Int64("job_id", r.ID).Msg("job cancelled by an operator; stopping it")
+				cancel()
+			}
+			w.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// Promote makes scheduled and retryable jobs whose time has come available, and
+// returns how many it promoted.
+func (c *Client) Promote(ctx context.Context) (int, error) {
+	const batch = 1000
+	total := 0
+	for {
+		var n int
+		err := c.store.inTx(ctx, nil, func(tx dbTx) error {
+			ids, err := tx.JobDueIDs(ctx, dbsqlc.JobDueIDsParams{Now: nullTime(c.now()), Limit: batch})
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			n = len(ids)
+			_, err = tx.JobMakeAvailable(ctx, ids)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("promote jobs: %w", err)
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
+}
+
+// Rescue declares dead the workers whose heartbeat is older than Config.RescueAfter
+// and puts their running jobs back in the queue (or discards them when their attempts
+// are spent). It returns how many jobs it rescued.
+func (c *Client) Rescue(ctx context.Context) (int, error) {
+	stale, err := c.store.q.WorkerStale(ctx, int64(c.cfg.RescueAfter/time.Second))
+	if err != nil {
+		return 0, fmt.Errorf("find stale workers: %w", err)
+	}
+	for _, id := range stale {
+		// Deleting the row waits for any claim of that worker in progress (the claim
+		// locks it); afterwards the worker can claim nothing more under this id.
+		if _, err := c.store.q.WorkerDelete(ctx, id); err != nil {
+			return 0, fmt.Errorf("remove dead worker %d: %w", id, err)
+		}
+		c.log.Warn().Int64("worker_id", id).Msg("worker stopped heart-beating; declared dead")
+	}
+	orphans, err := c.store.q.JobOrphaned(ctx, 1000)
+	if err != nil {
+		return 0, fmt.Errorf("find jobs of dead workers: %w", err)
+	}
+	rescued := 0
+	for _, o := range orphans {
+		err := c.store.inTx(ctx, nil, func(tx dbTx) error {
+			now := c.now()
+			final := o.Attempt >= o.MaxAttempts
+			msg := fmt.Sprintf("worker %d stopped heart-beating while running this attempt", o.ClaimedBy.Int64)
+			p := dbsqlc.JobRescueParams{
+				NewState:  dbsqlc.IactqJobsStateAvailable,
+				ErrorAt:   now.Format(time.RFC3339Nano),
+				Message:   msg,
+				ID:        o.ID,
+				Attempt:   o.Attempt,
+				ClaimedBy: o.ClaimedBy,
+			}
+			if final {
+				p.NewState = dbsqlc.IactqJobsStateDiscarded
+				p.FinishedAt = nullTime(now)
+			}
+			n, err := tx.JobRescue(ctx, p)
+			if err != nil || n == 0 {
+				return err
+			}
+			rescued++
+			if final {
+				job, err := tx.JobGet(ctx, o.ID)
+				if err != nil {
+					return err
+				}
+				return c.finishEffects(ctx, tx, jobRowFromDB(job), StateDiscarded, nil, msg, now)
+			}
+			return nil
+		})
+		if err != nil {
+			return rescued, fmt.Errorf("rescue job %d: %w", o.ID, err)
+		}
+		c.log.Warn().Int64("job_id", o.ID).Int64("worker_id", o.ClaimedBy.Int64).Msg("rescued job of a dead worker")
+	}
+	return rescued, nil
+}
+
+// HealSchedules inserts the next occurrence of every configured schedule that has no
+// live one: at first start, or after someone deleted or cancelled it.
+func (c *Client) HealSchedules(ctx context.Context) error {
+	for name := range c.schedules {
+		_, err := c.store.q.JobLiveOfSchedule(ctx, nullString(name))
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("schedule %s: %w", name, err)
+		}
+		err = c.store.inTx(ctx, nil, func(tx dbTx) error {
+			return c.scheduleNext(ctx, tx, name, c.now())
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

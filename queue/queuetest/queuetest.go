@@ -1,0 +1,106 @@
+// Package queuetest gives tests a fresh, migrated database on the test server that
+// `make test` starts (scripts/db.sh up test).
+package queuetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/iact/iactq/queue"
+)
+
+// DB is a throwaway database for one test.
+type DB struct {
+	Name string
+	// AdminDSN may do anything, migrations included; WorkerDSN only SELECT, INSERT,
+	// UPDATE and DELETE, like a production worker.
+	AdminDSN  string
+	WorkerDSN string
+	// DB is a pool for WorkerDSN.
+	DB *sql.DB
+}
+
+// New creates a database, migrates it, grants the worker user on it and drops it when
+// the test ends. Without IACTQ_TEST_ADMIN_DSN the test fails: run it with `make test`.
+func New(t testing.TB) *DB {
+	t.Helper()
+	adminDSN := os.Getenv("IACTQ_TEST_ADMIN_DSN")
+	workerDSN := os.Getenv("IACTQ_TEST_WORKER_DSN")
+	if adminDSN == "" || workerDSN == "" {
+		t.Fatal("IACTQ_TEST_ADMIN_DSN and IACTQ_TEST_WORKER_DSN are not set: run the tests with `make test`, which starts the test database")
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "iactq_t_" + hex.EncodeToString(b[:])
+
+	ctx := context.Background()
+	root, err := queue.OpenDB(adminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	workerCfg, err := mysql.ParseDSN(workerDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		"CREATE DATABASE " + name,
+		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s.* TO '%s'@'localhost'", name, workerCfg.User),
+		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s.* TO '%s'@'127.0.0.1'", name, workerCfg.User),
+	} {
+		if _, err := root.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	d := &DB{Name: name, AdminDSN: withDB(t, adminDSN, name), WorkerDSN: withDB(t, workerDSN, name)}
+	t.Cleanup(func() {
+		if d.DB != nil {
+			d.DB.Close()
+		}
+		root, err := queue.OpenDB(adminDSN)
+		if err != nil {
+			return
+		}
+		defer root.Close()
+		_, _ = root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
+	})
+	admin, err := queue.OpenDB(d.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := queue.Migrate(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	d.DB, err = queue.OpenDB(d.WorkerDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func withDB(t testing.TB, dsn, name string) string {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DBName = name
+	return cfg.FormatDSN()
+}
+
+// Exec runs a statement as the worker user, failing the test on error.
+func (d *DB) Exec(t testing.TB, query string, args ...any) sql.Result {
+	t.Helper()
+	res, err := d.DB.Exec(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return res
+}

@@ -1,0 +1,141 @@
+-- name: JobInsert :execlastid
+INSERT INTO iactq_jobs (kind, queue, args, state, max_attempts, scheduled_at, available_at, unique_key, requested_by, schedule_name)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: JobGetLiveByUniqueKey :one
+SELECT id FROM iactq_jobs WHERE unique_live_key = ?;
+
+-- name: JobGet :one
+SELECT * FROM iactq_jobs WHERE id = ?;
+
+-- name: JobGetForUpdate :one
+SELECT * FROM iactq_jobs WHERE id = ? FOR UPDATE;
+
+-- JobClaimHeads tells, per kind, the oldest available job of a queue: a loose index
+-- scan of iactq_jobs_claim (one dive per kind, whatever the backlog), from which the
+-- claimer knows which (kind, SLA class) ranges hold work.
+-- name: JobClaimHeads :many
+SELECT kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
+FROM iactq_jobs
+WHERE state = 'available' AND queue = sqlc.arg(queue)
+GROUP BY kind;
+
+-- JobClaimRange locks up to n available jobs of one kind whose age puts them in one SLA
+-- class: a range of iactq_jobs_claim read in (scheduled_at, id) order, so the LIMIT
+-- stops the scan (no sort of the backlog). SKIP LOCKED steps over rows other claimers
+-- hold, so claimers never wait on each other.
+-- name: JobClaimRange :many
+SELECT * FROM iactq_jobs
+WHERE state = 'available' AND queue = sqlc.arg(queue) AND kind = sqlc.arg(kind)
+  AND scheduled_at >= sqlc.arg(from_at) AND scheduled_at < sqlc.arg(to_at)
+ORDER BY scheduled_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED;
+
+-- name: JobMarkRunning :exec
+UPDATE iactq_jobs
+SET state = 'running', attempt = attempt + 1, attempted_at = sqlc.arg(now), claimed_by = sqlc.arg(worker_id)
+WHERE id IN (sqlc.slice(ids));
+
+-- Final writes are guarded by the claim: only while the job is still running, by this
+-- worker, in this attempt. A worker that lost its claim (rescued after it stopped
+-- heart-beating, or cancelled) changes nothing.
+-- name: JobLockClaimed :many
+SELECT id FROM iactq_jobs
+WHERE id IN (sqlc.slice(ids)) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id)
+FOR UPDATE;
+
+-- name: JobCompleteMany :execrows
+UPDATE iactq_jobs
+SET state = 'completed', finished_at = sqlc.arg(now), claimed_by = NULL
+WHERE id IN (sqlc.slice(ids)) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+
+-- name: JobFail :execrows
+UPDATE iactq_jobs
+SET state = sqlc.arg(new_state),
+    available_at = sqlc.narg(available_at),
+    finished_at = sqlc.narg(finished_at),
+    claimed_by = NULL,
+    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
+WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+
+-- JobDueIDs finds scheduled and retryable jobs whose time has come; they are then
+-- promoted by primary key (updating a secondary-index range invites deadlocks).
+-- name: JobDueIDs :many
+SELECT id FROM iactq_jobs
+WHERE state IN ('scheduled', 'retryable') AND available_at <= sqlc.arg(now)
+ORDER BY state, available_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED;
+
+-- name: JobMakeAvailable :execrows
+UPDATE iactq_jobs SET state = 'available', available_at = NULL
+WHERE id IN (sqlc.slice(ids)) AND state IN ('scheduled', 'retryable');
+
+-- JobOrphaned finds running jobs whose worker is gone (its row deleted as stale).
+-- name: JobOrphaned :many
+SELECT id, attempt, max_attempts, claimed_by FROM iactq_jobs
+WHERE state = 'running'
+  AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT w.id FROM iactq_workers w))
+ORDER BY id
+LIMIT ?;
+
+-- name: JobRescue :execrows
+UPDATE iactq_jobs
+SET state = sqlc.arg(new_state),
+    finished_at = sqlc.narg(finished_at),
+    claimed_by = NULL,
+    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
+WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by <=> sqlc.narg(claimed_by);
+
+-- name: JobCancel :execrows
+UPDATE iactq_jobs
+SET state = 'cancelled', finished_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id) AND state IN ('available', 'scheduled', 'running', 'retryable');
+
+-- name: JobRetry :execrows
+UPDATE iactq_jobs
+SET state = 'available', scheduled_at = sqlc.arg(now), available_at = NULL, finished_at = NULL,
+    max_attempts = GREATEST(max_attempts, attempt + 1)
+WHERE id = sqlc.arg(id) AND state IN ('completed', 'discarded', 'cancelled', 'retryable', 'scheduled')
+  AND claimed_by IS NULL;
+
+-- name: JobList :many
+SELECT * FROM iactq_jobs
+WHERE (sqlc.narg(state) IS NULL OR state = sqlc.narg(state))
+  AND (sqlc.narg(kind) IS NULL OR kind = sqlc.narg(kind))
+  AND (sqlc.narg(queue) IS NULL OR queue = sqlc.narg(queue))
+ORDER BY id DESC
+LIMIT ?;
+
+-- name: JobCountByQueueState :many
+SELECT queue, state, COUNT(*) AS n FROM iactq_jobs GROUP BY queue, state ORDER BY queue, state;
+
+-- name: JobLastOfSchedule :one
+SELECT * FROM iactq_jobs
+WHERE schedule_name = ? AND state IN ('completed', 'discarded', 'cancelled')
+ORDER BY id DESC LIMIT 1;
+
+-- name: JobLiveOfSchedule :one
+SELECT * FROM iactq_jobs
+WHERE schedule_name = ? AND state IN ('available', 'scheduled', 'running', 'retryable')
+ORDER BY id DESC LIMIT 1;
+
+-- name: JobRunningOfWorker :many
+SELECT id, state FROM iactq_jobs WHERE id IN (sqlc.slice(ids));
+
+-- name: SessionAutoIncrementIncrement :one
+SELECT CAST(@@auto_increment_increment AS SIGNED) AS increment;
+
+-- JobRelease puts a job back in the queue without spending its attempt: its worker is
+-- shutting down and stopped it before it finished.
+-- name: JobRelease :execrows
+UPDATE iactq_jobs
+SET state = 'available', attempt = attempt - 1, claimed_by = NULL
+WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+
+-- name: JobClaimHeadsAll :many
+SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
+FROM iactq_jobs
+WHERE state = 'available' AND queue IN (sqlc.slice(queues))
+GROUP BY queue, kind;

@@ -1,0 +1,21 @@
+-- name: WorkerInsert :execlastid
+INSERT INTO iactq_workers (host, pid, queues) VALUES (?, ?, ?);
+
+-- WorkerTouch is the heartbeat, and also the first statement of every claim: it locks
+-- the worker's row, so a claim and the rescue of this worker never interleave, and a
+-- worker whose row is gone (declared dead) claims nothing more under that id.
+-- name: WorkerTouch :execrows
+UPDATE iactq_workers SET heartbeat_at = NOW(6) WHERE id = ?;
+
+-- name: WorkerStale :many
+SELECT id FROM iactq_workers
+WHERE heartbeat_at < NOW(6) - INTERVAL sqlc.arg(stale_seconds) SECOND
+ORDER BY id;
+
+-- name: WorkerDelete :execrows
+DELETE FROM iactq_workers WHERE id = ?;
+
+-- name: WorkerList :many
+SELECT id, host, pid, queues, started_at, heartbeat_at,
+       TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS heartbeat_age_us
+FROM iactq_workers ORDER BY id;
