@@ -18,6 +18,8 @@ type Client struct {
 	cfg       Config
 	schedules map[string]Schedule
 	log       zerolog.Logger
+
+	testWorkerID int64 // the worker row of ClaimOnce, in tests
 }
 
 // NewClient returns a client over db (see OpenDB) running the kinds in registry.

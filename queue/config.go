@@ -27,6 +27,10 @@ type Config struct {
 
 	// Now is the clock; tests set it. Default time.Now.
 	Now func() time.Time
+	// Journal, when set, is called after every execution with the job as claimed,
+	// when it started and ended, and its error: the record fault-injection tests
+	// check (no job ran in two places at once, none ran after losing its claim).
+	Journal func(job *JobRow, start, end time.Time, err error)
 }
 
 func (c Config) withDefaults() Config {

@@ -61,6 +61,9 @@ func (w *worker) execute(ctx context.Context, job *JobRow) result {
 	defer cancel()
 	res.err = runRecovered(runCtx, entry, job, args, res.out)
 	res.duration = time.Since(begin)
+	if w.c.cfg.Journal != nil {
+		w.c.cfg.Journal(job, begin, begin.Add(res.duration), res.err)
+	}
 	if res.err != nil && w.jobsCtx.Err() != nil {
 		res.release = true // stopped by shutdown, not failed
 	} else if res.err != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {

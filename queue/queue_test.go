@@ -158,4 +158,3 @@ func TestBadArgsAndUnknownKindAreDiscardedAtOnce(t *testing.T) {
 		t.Fatal("insert of unknown kind succeeded")
 	}
 }
-
