@@ -101,7 +101,10 @@ func (c *Client) RetryJob(ctx context.Context, id int64) (*JobRow, error) {
 		if job.State == StateRunning || job.State == StateAvailable {
 			return fmt.Errorf("job %d is %s: %w", id, job.State, ErrConflict)
 		}
-		if job.ClaimedBy != 0 {
+		// Cancelled while running: its worker stops it within a second or two (and
+		// its late writes are fenced off by the attempt), but a retry right away
+		// could briefly run it twice.
+		if job.ClaimedBy != 0 && c.now().Sub(job.FinishedAt) < 10*time.Second {
 			return fmt.Errorf("job %d is still being stopped by worker %d; try again in a few seconds: %w", id, job.ClaimedBy, ErrConflict)
 		}
 		n, err := tx.JobRetry(ctx, dbsqlc.JobRetryParams{Now: c.now(), ID: id})

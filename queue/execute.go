@@ -31,7 +31,7 @@ func (w *worker) start(job *JobRow, p *producer) {
 		w.mu.Lock()
 		delete(w.running, job.ID)
 		w.mu.Unlock()
-		w.results <- res
+		w.deliver(res)
 		p.busy.Add(-1)
 		p.signal()
 	}()
@@ -79,4 +79,13 @@ func runRecovered(ctx context.Context, entry kindEntry, job *JobRow, args any, o
 		}
 	}()
 	return entry.run(ctx, job, args, out)
+}
+
+// deliver hands a result to the completer, unless the drain is over.
+func (w *worker) deliver(res result) {
+	w.resultsMu.Lock()
+	defer w.resultsMu.Unlock()
+	if !w.resultsClosed {
+		w.results <- res
+	}
 }

@@ -24,7 +24,10 @@ type worker struct {
 	id  atomic.Int64 // iactq_workers.id; changes when the registration is lost
 
 	producers map[string]*producer
-	results   chan result
+
+	resultsMu     sync.Mutex
+	results       chan result
+	resultsClosed bool // after the drain; a job that ignored cancellation reports nowhere
 
 	jobsCtx    context.Context // parent of every job's context; cancelled at hard stop
 	cancelJobs context.CancelFunc
@@ -102,7 +105,10 @@ func (c *Client) Work(ctx context.Context) error {
 	<-ctx.Done()
 	producersWG.Wait()
 	w.drain()
+	w.resultsMu.Lock()
+	w.resultsClosed = true
 	close(w.results)
+	w.resultsMu.Unlock()
 	<-completerDone
 	stopBackground()
 	bg.Wait()
@@ -316,7 +322,7 @@ func (w *worker) drain() {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		w.log.Error().Int("running", w.runningCount()).Msg("jobs ignored cancellation; leaving them to the rescuer")
+		w.log.Error().Int("running", w.runningCount()).Msg("jobs ignored cancellation; once this worker is gone, others put them back in the queue")
 	}
 }
 

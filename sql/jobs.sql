@@ -96,9 +96,8 @@ WHERE id = sqlc.arg(id) AND state IN ('available', 'scheduled', 'running', 'retr
 -- name: JobRetry :execrows
 UPDATE iactq_jobs
 SET state = 'available', scheduled_at = sqlc.arg(now), available_at = NULL, finished_at = NULL,
-    max_attempts = GREATEST(max_attempts, attempt + 1)
-WHERE id = sqlc.arg(id) AND state IN ('completed', 'discarded', 'cancelled', 'retryable', 'scheduled')
-  AND claimed_by IS NULL;
+    claimed_by = NULL, max_attempts = GREATEST(max_attempts, attempt + 1)
+WHERE id = sqlc.arg(id) AND state IN ('completed', 'discarded', 'cancelled', 'retryable', 'scheduled');
 
 -- name: JobList :many
 SELECT * FROM iactq_jobs

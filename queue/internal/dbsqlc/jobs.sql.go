@@ -772,9 +772,8 @@ func (q *Queries) JobRescue(ctx context.Context, arg JobRescueParams) (int64, er
 const jobRetry = `-- name: JobRetry :execrows
 UPDATE iactq_jobs
 SET state = 'available', scheduled_at = ?, available_at = NULL, finished_at = NULL,
-    max_attempts = GREATEST(max_attempts, attempt + 1)
+    claimed_by = NULL, max_attempts = GREATEST(max_attempts, attempt + 1)
 WHERE id = ? AND state IN ('completed', 'discarded', 'cancelled', 'retryable', 'scheduled')
-  AND claimed_by IS NULL
 `
 
 type JobRetryParams struct {
