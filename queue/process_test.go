@@ -34,7 +34,7 @@ var (
 )
 
 // iactqBinary is $IACTQ_BIN (set by make test) or a fresh build of cmd/iactq.
-func iactqBinary(t *testing.T) string {
+func iactqBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("IACTQ_BIN"); p != "" {
 		return p
@@ -65,14 +65,14 @@ type proc struct {
 }
 
 type procEnv struct {
-	t       *testing.T
+	t       testing.TB
 	db      *queuetest.DB
 	dir     string
 	config  string
 	journal string
 }
 
-func newProcEnv(t *testing.T, config string) *procEnv {
+func newProcEnv(t testing.TB, config string) *procEnv {
 	e := &procEnv{t: t, db: queuetest.New(t), dir: t.TempDir()}
 	e.config = filepath.Join(e.dir, "iactq.yaml")
 	e.journal = filepath.Join(e.dir, "journal.jsonl")

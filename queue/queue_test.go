@@ -41,6 +41,7 @@ func setup(t *testing.T, cfg queue.Config) *bundle {
 	t.Helper()
 	b := &bundle{db: queuetest.New(t), ran: make(chan *queue.Job[testArgs], 10000)}
 	reg := queue.NewRegistry()
+	queue.Register(reg, queue.WorkFunc[otherArgs](func(context.Context, *queue.Job[otherArgs]) error { return nil }))
 	queue.Register(reg, queue.WorkFunc[testArgs](func(ctx context.Context, j *queue.Job[testArgs]) error {
 		b.ran <- j
 		if b.work != nil {

@@ -13,12 +13,14 @@ SELECT * FROM iactq_jobs WHERE id = ? FOR UPDATE;
 
 -- JobClaimHeads tells, per kind, the oldest available job of a queue: a loose index
 -- scan of iactq_jobs_claim (one dive per kind, whatever the backlog), from which the
--- claimer knows which (kind, SLA class) ranges hold work.
+-- claimer knows which (kind, SLA class) ranges hold work. Grouping by the whole index
+-- prefix is what makes MariaDB choose the loose scan ("Using index for group-by");
+-- grouping by kind alone reads every available row.
 -- name: JobClaimHeads :many
 SELECT kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
-FROM iactq_jobs
+FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
 WHERE state = 'available' AND queue = sqlc.arg(queue)
-GROUP BY kind;
+GROUP BY state, queue, kind;
 
 -- JobClaimRange locks up to n available jobs of one kind whose age puts them in one SLA
 -- class: a range of iactq_jobs_claim read in (scheduled_at, id) order, so the LIMIT
@@ -135,6 +137,6 @@ WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AN
 
 -- name: JobClaimHeadsAll :many
 SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
-FROM iactq_jobs
+FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
 WHERE state = 'available' AND queue IN (sqlc.slice(queues))
-GROUP BY queue, kind;
+GROUP BY state, queue, kind;

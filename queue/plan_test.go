@@ -1,0 +1,102 @@
+package queue_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iact/iactq/queue"
+)
+
+// TestClaimQueriesStayIndexScans checks the plans of the claim's two queries (their
+// text as in sql/jobs.sql) on a backlog: the heads query is a loose index scan reading
+// one entry per kind, and a class range reads LIMIT rows in index order, no filesort.
+func TestClaimQueriesStayIndexScans(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	ctx := context.Background()
+	now := time.Now()
+	ps := make([]queue.InsertParams, 20000)
+	for i := range ps {
+		ps[i] = queue.InsertParams{Kind: "test", Args: json.RawMessage(`{}`), ScheduledAt: now.Add(-time.Duration(i) * time.Second)}
+	}
+	// Past times: insert as due now, then age them with SQL.
+	if _, err := b.client.InsertMany(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	b.db.Exec(t, `UPDATE iactq_jobs SET scheduled_at = scheduled_at - INTERVAL (id % 36000) SECOND`)
+	b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('other'), ('third')`)
+	// InnoDB refreshes statistics by itself after large changes, in the background;
+	// here they are refreshed at once so the plan does not depend on timing.
+	admin, err := queue.OpenDB(b.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec(`ANALYZE TABLE iactq_jobs`); err != nil {
+		t.Fatal(err)
+	}
+
+	rows := analyze(t, b, `ANALYZE SELECT kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
+		FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
+		WHERE state = 'available' AND queue = 'default' GROUP BY state, queue, kind`)
+	if !strings.Contains(rows.extra, "Using index for group-by") || rows.rRows > 10 {
+		t.Errorf("heads query: extra %q, read %v rows; want a loose index scan reading ~3", rows.extra, rows.rRows)
+	}
+	rows = analyze(t, b, `ANALYZE SELECT * FROM iactq_jobs
+		WHERE state = 'available' AND queue = 'default' AND kind = 'test'
+		  AND scheduled_at >= '1970-01-01 00:00:01' AND scheduled_at < NOW(6) - INTERVAL 1 HOUR
+		ORDER BY scheduled_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`)
+	if strings.Contains(rows.extra, "filesort") || rows.key != "iactq_jobs_claim" || rows.rRows > 100 {
+		t.Errorf("class range: key %q extra %q read %v rows; want iactq_jobs_claim, no filesort, 100 rows", rows.key, rows.extra, rows.rRows)
+	}
+}
+
+type planRow struct {
+	key, extra string
+	rRows      float64
+}
+
+func analyze(t *testing.T, b *bundle, query string) planRow {
+	t.Helper()
+	tx, err := b.db.DB.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	r, err := tx.Query(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cols, _ := r.Columns()
+	if !r.Next() {
+		t.Fatal("no plan")
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := r.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	var p planRow
+	for i, c := range cols {
+		s := ""
+		if v, ok := vals[i].([]byte); ok {
+			s = string(v)
+		}
+		switch c {
+		case "key":
+			p.key = s
+		case "Extra":
+			p.extra = s
+		case "r_rows":
+			_ = json.Unmarshal([]byte(s), &p.rRows)
+		}
+	}
+	return p
+}
