@@ -88,6 +88,12 @@ run: build ## build, start a private MariaDB (unless IACTQ_DSN is set), migrate,
 	unset IACTQ_ADMIN_DSN; \
 	IACTQ_DSN=$$admin_dsn $(BIN) migrate; \
 	if $(BIN) demo --help >/dev/null 2>&1; then IACTQ_DSN=$$admin_dsn $(BIN) demo load; fi; \
+	echo "enqueueing a few demo jobs (noop; see: bin/iactq jobs list, bin/iactq messages --to demo)"; \
+	for i in 1 2 3 4 5; do \
+		echo '{"kind":"noop","args":{"sleep_ms":500},"requested_by":"demo"}'; \
+	done | IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
+	echo '{"kind":"noop","args":{"fail_attempts":2},"requested_by":"demo","max_attempts":5}' \
+		| IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
 	export IACTQ_DSN=$$worker_dsn; \
 	exec $(BIN) work --log-format console
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -48,6 +50,8 @@ func ParseDSN(dsn string) (*mysql.Config, error) {
 		cfg.Params = map[string]string{}
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
+	// The driver would print its own lines to stderr; iactq logs the errors it returns.
+	cfg.Logger = mysql.Logger(log.New(io.Discard, "", 0))
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}

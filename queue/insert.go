@@ -112,6 +112,12 @@ func (c *Client) prepare(p InsertParams) (insertRow, error) {
 	return row, nil
 }
 
+// ValidateInsert checks ps as InsertMany would, writing nothing.
+func (c *Client) ValidateInsert(ps ...InsertParams) error {
+	_, err := c.prepareAll(ps)
+	return err
+}
+
 // Insert enqueues one job and returns its id.
 func (c *Client) Insert(ctx context.Context, p InsertParams) (InsertResult, error) {
 	res, err := c.InsertMany(ctx, []InsertParams{p})

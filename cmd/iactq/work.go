@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iact/iactq/queue"
+)
+
+func (a *app) workCmd() *cobra.Command {
+	var queues, httpAddr string
+	cmd := &cobra.Command{
+		Use:   "work [--queues Q=N,...] [--http ADDR]",
+		Short: "Run workers until SIGTERM or SIGINT",
+		Long: `work registers this process as a worker and runs the jobs of its queues, each
+queue with its own concurrency (the config's "queues", or --queues), most urgent
+first: OVERDUE before URGENT before NORMAL by each kind's SLA, oldest first within a
+class. It also keeps the configured schedules going and puts back the jobs of
+workers that died.
+
+On SIGTERM or SIGINT it drains: it stops claiming, gives running jobs the config's
+shutdown_grace to finish, then stops the rest and returns them to the queue. A
+second signal exits at once. Losing the database is waited out: the worker
+reconnects with back-off and loses nothing.
+
+--http ADDR serves /healthz (the process is up) and /readyz (the database answers
+and its schema is current; 503 otherwise) for probes. An address without a host,
+such as ":8080", binds 127.0.0.1 only.
+
+With IACTQ_EXEC_LOG=FILE every execution is appended to FILE as a JSON line
+(job_id, attempt, worker_pid, start, end, err), for checks that no job ran in two
+places at once.`,
+		Example: `  iactq work
+  iactq work --queues default=20,reports=2 --log-format console
+  iactq work --http :8080    # then: curl 127.0.0.1:8080/readyz`,
+		Args: cobra.NoArgs,
+		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			_, cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("queues") {
+				if cfg.Queues, err = parseQueues(queues); err != nil {
+					return err
+				}
+			}
+			if path := a.getenv("IACTQ_EXEC_LOG"); path != "" {
+				j, err := openJournal(path)
+				if err != nil {
+					return err
+				}
+				defer j.close()
+				cfg.Journal = j.record
+			}
+			db, err := a.openLazy()
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			c, err := a.newClient(db, cfg)
+			if err != nil {
+				return err
+			}
+			if err := a.checkSchema(ctx, db); err != nil {
+				return err
+			}
+			if httpAddr != "" {
+				stop, err := a.serveHTTP(ctx, httpAddr, db)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			return c.Work(ctx)
+		}),
+	}
+	cmd.Flags().StringVar(&queues, "queues", "", "queues and concurrency, e.g. default=10,reports=4 (default from the config)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz and /readyz on ADDR (host:port; \":8080\" binds 127.0.0.1)")
+	return cmd
+}
+
+// checkSchema refuses to work on a database that is reachable but not migrated. An
+// unreachable one is left to the worker, which waits for it.
+func (a *app) checkSchema(ctx context.Context, db *sql.DB) error {
+	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	current, err := queue.SchemaCurrent(checkCtx, db)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("cannot check the schema yet; the worker will wait for the database")
+		return nil
+	}
+	if !current {
+		return errors.New("the database schema is not up to date: run 'iactq migrate' first")
+	}
+	return nil
+}
+
+// parseQueues parses "default=10,reports=4".
+func parseQueues(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		name, n, ok := strings.Cut(part, "=")
+		if part == "" || !ok || name == "" {
+			return nil, usagef("invalid --queues %q: use QUEUE=CONCURRENCY,... such as default=10,reports=4", s)
+		}
+		c, err := strconv.Atoi(n)
+		if err != nil || c < 1 || c > 10000 {
+			return nil, usagef("invalid --queues %q: concurrency of %s must be a number from 1 to 10000", s, name)
+		}
+		if _, dup := out[name]; dup {
+			return nil, usagef("invalid --queues %q: %s is listed twice", s, name)
+		}
+		out[name] = c
+	}
+	if err := (queue.Config{Queues: out}).Validate(); err != nil {
+		return nil, usagef("invalid --queues: %v", err)
+	}
+	return out, nil
+}
+
+// serveHTTP serves the probes on addr until the returned stop is called.
+func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB) (stop func(), err error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, usagef("invalid --http %q: use HOST:PORT or :PORT", addr)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := db.PingContext(rctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		current, err := queue.SchemaCurrent(rctx, db)
+		if err != nil || !current {
+			http.Error(w, "schema not current", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error().Err(err).Msg("http server stopped")
+		}
+	}()
+	a.log.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz and /readyz")
+	return func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+		<-done
+	}, nil
+}
+
+// journal appends one JSON line per job execution to a file.
+type journal struct {
+	mu  sync.Mutex
+	f   *os.File
+	pid int
+}
+
+func openJournal(path string) (*journal, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("IACTQ_EXEC_LOG: %w", err)
+	}
+	return &journal{f: f, pid: os.Getpid()}, nil
+}
+
+type journalEntry struct {
+	JobID     int64   `json:"job_id"`
+	Attempt   int     `json:"attempt"`
+	WorkerPID int     `json:"worker_pid"`
+	Start     string  `json:"start"`
+	End       string  `json:"end"`
+	Err       *string `json:"err"`
+}
+
+func (j *journal) record(job *queue.JobRow, start, end time.Time, err error) {
+	e := journalEntry{
+		JobID: job.ID, Attempt: job.Attempt, WorkerPID: j.pid,
+		Start: start.UTC().Format(time.RFC3339Nano), End: end.UTC().Format(time.RFC3339Nano),
+	}
+	if err != nil {
+		msg := err.Error()
+		e.Err = &msg
+	}
+	line, _ := json.Marshal(e)
+	line = append(line, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, _ = j.f.Write(line) // one write(2) of a whole line: O_APPEND keeps lines whole
+}
+
+func (j *journal) close() { _ = j.f.Close() }

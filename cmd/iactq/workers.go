@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) workersCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "workers [--json]",
+		Short: "List the registered worker processes and their heartbeats",
+		Long: `workers lists every 'iactq work' process registered in the database: its host, pid,
+queues, when it started and how long ago it last sent a heartbeat. A worker whose
+heartbeat is older than the config's rescue_after is presumed dead ("stale"): its
+running jobs are put back in the queue by the other workers, and its row removed.`,
+		Example: `  iactq workers
+  iactq workers --json`,
+		Args: cobra.NoArgs,
+		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			c, db, err := a.client(ctx)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ws, err := c.Workers(ctx)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			now := time.Now()
+			rescueAfter := c.Config().RescueAfter
+			if asJSON {
+				type workerJSON struct {
+					ID          int64   `json:"id"`
+					Host        string  `json:"host"`
+					PID         int     `json:"pid"`
+					Queues      string  `json:"queues"`
+					StartedAt   *string `json:"started_at"`
+					HeartbeatAt *string `json:"heartbeat_at"`
+					Stale       bool    `json:"stale"`
+				}
+				rows := make([]workerJSON, len(ws))
+				for i, w := range ws {
+					rows[i] = workerJSON{ID: w.ID, Host: w.Host, PID: w.PID, Queues: w.Queues, StartedAt: jsonTime(w.StartedAt),
+						HeartbeatAt: jsonTime(w.HeartbeatAt), Stale: now.Sub(w.HeartbeatAt) > rescueAfter}
+				}
+				return writeJSON(out, rows)
+			}
+			if len(ws) == 0 {
+				fmt.Fprintln(out, "no workers running (start one with 'iactq work')")
+				return nil
+			}
+			tw := newTable(out)
+			fmt.Fprintln(tw, "ID\tHOST\tPID\tQUEUES\tSTARTED\tHEARTBEAT\tSTATUS")
+			for _, w := range ws {
+				status := "alive"
+				if now.Sub(w.HeartbeatAt) > rescueAfter {
+					status = "stale"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", w.ID, w.Host, w.PID, w.Queues, when(w.StartedAt, now), relative(w.HeartbeatAt, now), status)
+			}
+			return tw.Flush()
+		}),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	return cmd
+}
