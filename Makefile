@@ -87,7 +87,6 @@ run: build ## build, start a private MariaDB (unless IACTQ_DSN is set), migrate,
 	fi; \
 	unset IACTQ_ADMIN_DSN; \
 	IACTQ_DSN=$$admin_dsn $(BIN) migrate; \
-	if $(BIN) demo --help >/dev/null 2>&1; then IACTQ_DSN=$$admin_dsn $(BIN) demo load; fi; \
 	echo "enqueueing a few demo jobs (noop; see: bin/iactq jobs list, bin/iactq messages --to demo)"; \
 	for i in 1 2 3 4 5; do \
 		echo '{"kind":"noop","args":{"sleep_ms":500},"requested_by":"demo"}'; \
