@@ -86,7 +86,7 @@ func (c *Client) recordOutcomes(ctx context.Context, tx dbTx, batch []result) er
 			if err := c.recordFailure(ctx, tx, r.job, r.err, now); err != nil {
 				return err
 			}
-		case r.job.RequestedBy == "" && r.job.ScheduleName == "" && len(r.out.messages) == 0:
+		case r.job.RequestedBy == "" && r.job.ScheduleName == "" && len(r.out.messages) == 0 && len(r.out.then) == 0:
 			plain[k] = append(plain[k], r.job.ID)
 		default:
 			withEffects[k] = append(withEffects[k], r)
@@ -174,6 +174,11 @@ func (c *Client) finishEffects(ctx context.Context, tx dbTx, job *JobRow, state 
 		for _, m := range out.messages {
 			if err := insertMessage(ctx, tx, m.recipient, m.subject, m.body, job.ID); err != nil {
 				return err
+			}
+		}
+		if len(out.then) > 0 {
+			if _, err := insertRows(ctx, tx, out.then); err != nil {
+				return fmt.Errorf("enqueue follow-ups of job %d: %w", job.ID, err)
 			}
 		}
 	}

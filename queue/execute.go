@@ -42,7 +42,7 @@ func (w *worker) execute(ctx context.Context, job *JobRow) result {
 	log := w.c.log.With().Int64("job_id", job.ID).Str("kind", job.Kind).Str("queue", job.Queue).Int("attempt", job.Attempt).Logger()
 	ctx = log.WithContext(ctx)
 	begin := time.Now()
-	res := result{job: job, out: &outcome{}}
+	res := result{job: job, out: &outcome{prepare: w.c.prepare}}
 	entry, ok := w.c.registry.kinds[job.Kind]
 	if !ok {
 		res.err = Permanentf("unknown kind %q: no worker runs it", job.Kind)

@@ -37,6 +37,18 @@ func (j *Job[T]) Notify(recipient, subject, body string) {
 // Report sets the one-line summary sent to the job's requester when it completes.
 func (j *Job[T]) Report(summary string) { j.out.summary = summary }
 
+// Then enqueues p in the transaction that records this job's completion: the follow-up
+// exists if and only if this job completed (a chain of steps, a fan-out). p is
+// validated now; an invalid p is returned as an error and nothing is queued.
+func (j *Job[T]) Then(p InsertParams) error {
+	row, err := j.out.prepare(p)
+	if err != nil {
+		return err
+	}
+	j.out.then = append(j.out.then, row)
+	return nil
+}
+
 // Worker runs jobs of one kind.
 type Worker[T Args] interface {
 	Work(ctx context.Context, job *Job[T]) error
@@ -52,6 +64,8 @@ func (f WorkFunc[T]) Work(ctx context.Context, job *Job[T]) error { return f(ctx
 type outcome struct {
 	summary  string
 	messages []outMessage
+	then     []insertRow                            // jobs to insert on completion
+	prepare  func(InsertParams) (insertRow, error) // validates them
 }
 
 type outMessage struct{ recipient, subject, body string }

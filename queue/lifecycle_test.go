@@ -343,3 +343,47 @@ func TestScheduleChainExactlyOneOccurrence(t *testing.T) {
 		t.Fatalf("after deletion and heal: %d live occurrences", live)
 	}
 }
+
+func TestThenEnqueuesFollowUpOnlyOnCompletion(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{Retry: queue.RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}, Queues: map[string]int{"default": 2, "chain": 2}})
+	b.work = func(_ context.Context, j *queue.Job[testArgs]) error {
+		if j.Args.N >= 3 {
+			return nil
+		}
+		if err := j.Then(queue.InsertParams{Args: testArgs{N: -5}}); err == nil {
+			return fmt.Errorf("Then accepted invalid args")
+		}
+		if err := j.Then(queue.InsertParams{Args: testArgs{N: j.Args.N + 1}, Queue: "chain"}); err != nil {
+			return err
+		}
+		j.Notify("ops", "step done", fmt.Sprintf("step %d", j.Args.N))
+		if j.Args.N == 1 && j.Attempt == 1 {
+			return fmt.Errorf("step 1 fails once: its follow-up must not exist twice")
+		}
+		return nil
+	}
+	res, err := b.client.Insert(context.Background(), queue.InsertParams{Args: testArgs{N: 0}, Queue: "chain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.startWorker(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var done int
+		_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE queue = 'chain' AND state = 'completed'`).Scan(&done)
+		if done == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 4 chained jobs completed", done)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var total, msgs int
+	_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs`).Scan(&total)
+	_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM internal_messages WHERE recipient = 'ops'`).Scan(&msgs)
+	if total != 4 || msgs != 3 {
+		t.Fatalf("%d jobs (want 4: 0→1→2→3) and %d ops messages (want 3) after job %d's chain", total, msgs, res.ID)
+	}
+}

@@ -187,7 +187,7 @@ func (e *procEnv) waitFor(what string, timeout time.Duration, cond func() bool) 
 }
 
 func newNoopClient(t *testing.T, db *queuetest.DB) *queue.Client {
-	c, err := queue.NewClient(db.DB, jobs.NewRegistry(), queue.Config{}, zerolog.Nop())
+	c, err := queue.NewClient(db.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

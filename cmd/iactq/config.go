@@ -16,6 +16,8 @@ import (
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
+	"github.com/iact/iactq/jobs"
+
 	"github.com/iact/iactq/queue"
 )
 
@@ -66,6 +68,9 @@ type settings struct {
 	SLA               map[string]slaConfig `yaml:"sla"`
 	Schedules         []scheduleConfig     `yaml:"schedules"`
 	Jobs              map[string]yaml.Node `yaml:"jobs,omitempty"`
+
+	// JobsConfig is Jobs decoded over the kinds' defaults.
+	JobsConfig jobs.Config `yaml:"-"`
 
 	// Source is the file read, or "" for the built-in defaults.
 	Source string `yaml:"-"`
@@ -237,6 +242,11 @@ func resolve(def, user *fileConfig, registry *queue.Registry, log zerolog.Logger
 		MaxArgsBytes:      *def.MaxArgsBytes,
 		Jobs:              user.Jobs,
 	}
+	jobsConfig, err := jobs.DecodeConfig(user.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	s.JobsConfig = jobsConfig
 	if user.Queues != nil {
 		if len(user.Queues) == 0 {
 			return nil, errors.New("queues: list at least one queue")

@@ -25,7 +25,7 @@ func (healthArgs) Kind() string { return "health_check" }
 
 // registryWithScheduledKinds has the kinds the default schedules run.
 func registryWithScheduledKinds() *queue.Registry {
-	r := jobs.NewRegistry()
+	r := jobs.NewRegistry(jobs.Deps{})
 	queue.Register(r, queue.WorkFunc[cleanupArgs](func(context.Context, *queue.Job[cleanupArgs]) error { return nil }))
 	queue.Register(r, queue.WorkFunc[healthArgs](func(context.Context, *queue.Job[healthArgs]) error { return nil }))
 	return r
@@ -70,7 +70,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	// Without those kinds in the build, the default schedules are left out quietly.
-	s, err = loadSettings("", jobs.NewRegistry(), zerolog.Nop())
+	s, err = loadSettings("", jobs.NewRegistry(jobs.Deps{}), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ jobs:
   health_check:
     targets: [{url: "http://127.0.0.1:8000/health", token: hunter22}]
 `)
-	s, err := loadSettings(path, jobs.NewRegistry(), zerolog.Nop())
+	s, err := loadSettings(path, jobs.NewRegistry(jobs.Deps{}), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

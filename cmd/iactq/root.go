@@ -40,6 +40,8 @@ type app struct {
 	logLevel   string
 
 	log zerolog.Logger
+	// jobsConfig is the kinds' config, once the settings are loaded.
+	jobsConfig jobs.Config
 	// started is set once a command's own code runs: errors before that come from
 	// parsing the command line.
 	started bool
@@ -190,7 +192,7 @@ func (a *app) settings() (*settings, error) {
 	if path == "" {
 		path = a.getenv("IACTQ_CONFIG")
 	}
-	return loadSettings(path, jobs.NewRegistry(), a.log)
+	return loadSettings(path, jobs.NewRegistry(jobs.Deps{}), a.log)
 }
 
 // dsnValue is the DSN from --dsn or IACTQ_DSN, parsed.
@@ -255,6 +257,7 @@ func (a *app) config() (*settings, queue.Config, error) {
 	if err != nil {
 		return nil, queue.Config{}, &usageError{err: err}
 	}
+	a.jobsConfig = s.JobsConfig
 	return s, cfg, nil
 }
 
@@ -278,7 +281,8 @@ func (a *app) client(ctx context.Context) (*queue.Client, *sql.DB, error) {
 }
 
 func (a *app) newClient(db *sql.DB, cfg queue.Config) (*queue.Client, error) {
-	c, err := queue.NewClient(db, jobs.NewRegistry(), cfg, a.log)
+	deps := jobs.Deps{DB: db, Config: a.jobsConfig, Log: a.log, Now: cfg.Now}
+	c, err := queue.NewClient(db, jobs.NewRegistry(deps), cfg, a.log)
 	if err != nil {
 		return nil, &usageError{err: err}
 	}
