@@ -133,6 +133,10 @@ usage or invalid input, in which case nothing was written.`,
 		a.messagesCmd(),
 		a.workersCmd(),
 		a.configCmd(),
+		a.reportsCmd(), // cmd/iactq/reports.go
+		a.demoCmd(),    // cmd/iactq/reports.go (the IVR demo data)
+		a.deploysCmd(), // cmd/iactq/deploys.go
+		a.doraCmd(),    // cmd/iactq/deploys.go
 	)
 	return root
 }

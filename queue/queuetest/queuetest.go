@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -103,4 +104,38 @@ func (d *DB) Exec(t testing.TB, query string, args ...any) sql.Result {
 		t.Fatalf("%s: %v", query, err)
 	}
 	return res
+}
+
+// RunJobs inserts ps with c, runs c's workers until every one of them is finished
+// (completed, discarded or cancelled) and returns their final rows, in order. The
+// client should poll fast (Config.PollInterval of a few ms) to keep tests quick.
+func RunJobs(t testing.TB, c *queue.Client, ps ...queue.InsertParams) []*queue.JobRow {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res, err := c.InsertMany(ctx, ps)
+	if err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Work(ctx) }()
+	defer func() { cancel(); <-done }()
+	rows := make([]*queue.JobRow, len(res))
+	deadline := time.Now().Add(2 * time.Minute)
+	for i := 0; i < len(res); {
+		j, err := c.GetJob(ctx, res[i].ID)
+		if err != nil {
+			t.Fatalf("get job %d: %v", res[i].ID, err)
+		}
+		if j.State.Finished() {
+			rows[i] = j
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d (%s) still %s after 2 minutes", j.ID, j.Kind, j.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return rows
 }
