@@ -64,7 +64,7 @@ func (f WorkFunc[T]) Work(ctx context.Context, job *Job[T]) error { return f(ctx
 type outcome struct {
 	summary  string
 	messages []outMessage
-	then     []insertRow                            // jobs to insert on completion
+	then     []insertRow                           // jobs to insert on completion
 	prepare  func(InsertParams) (insertRow, error) // validates them
 }
 
