@@ -94,15 +94,16 @@ run: build ## build, start a private MariaDB (unless IACTQ_DSN is set), migrate,
 	done | IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
 	echo '{"kind":"noop","args":{"fail_attempts":2},"requested_by":"demo","max_attempts":5}' \
 		| IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
-	export IACTQ_DSN=$$worker_dsn; \
+	export IACTQ_DSN=$$worker_dsn IACTQ_BINLOG_DSN="$${IACTQ_BINLOG_DSN:-}"; \
 	exec $(BIN) work --log-format console
 
 test: build ## all tests (unit + integration, -race) against a private MariaDB (.iactq/test), stopped afterwards
 	@trap 'scripts/db.sh down test >/dev/null 2>&1 || true' EXIT; \
 	scripts/db.sh up test >/dev/null; \
 	. .iactq/test/env; \
-	export IACTQ_TEST_ADMIN_DSN="$$IACTQ_ADMIN_DSN" IACTQ_TEST_WORKER_DSN="$$IACTQ_DSN" IACTQ_BIN="$(CURDIR)/$(BIN)"; \
-	unset IACTQ_DSN IACTQ_ADMIN_DSN; \
+	export IACTQ_TEST_ADMIN_DSN="$$IACTQ_ADMIN_DSN" IACTQ_TEST_WORKER_DSN="$$IACTQ_DSN" \
+		IACTQ_TEST_BINLOG_DSN="$${IACTQ_BINLOG_DSN:-}" IACTQ_BIN="$(CURDIR)/$(BIN)"; \
+	unset IACTQ_DSN IACTQ_ADMIN_DSN IACTQ_BINLOG_DSN; \
 	echo "go test -race -count=1 -timeout 30m $(TEST_FLAGS) $(TEST_PKGS)"; \
 	go test -race -count=1 -timeout 30m $(TEST_FLAGS) $(TEST_PKGS)
 

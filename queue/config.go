@@ -17,6 +17,12 @@ type Config struct {
 	Schedules []Schedule
 
 	PollInterval      time.Duration // how often idle workers look for work (50 ms)
+	// BinlogDSN, when set, is a DSN of a user with replication privileges: workers
+	// then follow the binary log to wake the moment a job is inserted, and poll only
+	// every IdlePollInterval (1 s) as a safety net. Without it, or while the binary
+	// log cannot be followed, they poll every PollInterval.
+	BinlogDSN        string
+	IdlePollInterval time.Duration
 	HeartbeatInterval time.Duration // how often a worker says it is alive (5 s)
 	RescueAfter       time.Duration // heartbeat age after which a worker is dead (30 s)
 	ShutdownGrace     time.Duration // how long running jobs may finish on shutdown (30 s)
@@ -44,6 +50,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = 50 * time.Millisecond
+	}
+	if c.IdlePollInterval <= 0 {
+		c.IdlePollInterval = time.Second
 	}
 	if c.HeartbeatInterval <= 0 {
 		c.HeartbeatInterval = 5 * time.Second

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"database/sql"
+	"os"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -15,8 +16,23 @@ import (
 //
 //	make test TEST_PKGS=./queue TEST_FLAGS='-run ^$ -bench EnqueueToStart -benchtime 200x'
 func BenchmarkEnqueueToStartAcrossProcesses(b *testing.B) {
+	b.Run("poll", func(b *testing.B) { benchEnqueueToStart(b, "") })
+	b.Run("binlog", func(b *testing.B) {
+		dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
+		if dsn == "" {
+			b.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run with make test (scripts/db.sh creates the binlog user)")
+		}
+		benchEnqueueToStart(b, dsn)
+	})
+}
+
+func benchEnqueueToStart(b *testing.B, binlogDSN string) {
 	e := newProcEnv(b, "queues: {default: 10}\n")
-	e.start()
+	if binlogDSN != "" {
+		e.start("--binlog-dsn", binlogDSN)
+	} else {
+		e.start()
+	}
 	waitDone := func(id int64) {
 		for {
 			var state string

@@ -38,6 +38,9 @@ type worker struct {
 
 	paused atomic.Pointer[map[string]bool]
 
+	pollNow  chan struct{} // a wake-up from the binary log
+	binlogOK atomic.Bool   // following the binary log: poll slowly
+
 	// onIdle, when set by tests, is called each time a producer finds no work.
 	onIdle func(queue string)
 }
@@ -68,6 +71,7 @@ func (c *Client) Work(ctx context.Context) error {
 		producers: map[string]*producer{},
 		results:   make(chan result, 4096),
 		running:   map[int64]context.CancelFunc{},
+		pollNow:   make(chan struct{}, 1),
 	}
 	w.jobsCtx, w.cancelJobs = context.WithCancel(context.WithoutCancel(ctx))
 	defer w.cancelJobs()
@@ -93,6 +97,14 @@ func (c *Client) Work(ctx context.Context) error {
 	bg.Add(2)
 	go func() { defer bg.Done(); w.runHeartbeat(bgCtx) }()
 	go func() { defer bg.Done(); w.runMaintenance(ctx) }()
+	if c.cfg.BinlogDSN != "" {
+		if f, err := w.binlogFollower(ctx); err != nil {
+			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
+		} else {
+			bg.Add(1)
+			go func() { defer bg.Done(); f.run(ctx) }()
+		}
+	}
 
 	var producersWG sync.WaitGroup
 	for _, p := range w.producers {
@@ -198,45 +210,106 @@ func (w *worker) recoverLostRegistration(ctx context.Context) {
 }
 
 // runPoller looks for available jobs of all this worker's queues in one cheap query
-// (a loose scan of the claim index) and hands each producer its queue's heads.
+// (a loose scan of the claim index) and wakes the producers of queues that have some.
+// It runs every PollInterval, or every IdlePollInterval while the binary log wakes it.
 func (w *worker) runPoller(ctx context.Context) {
 	queues := make([]string, 0, len(w.producers))
 	for q := range w.producers {
 		queues = append(queues, q)
 	}
-	t := time.NewTicker(w.c.cfg.PollInterval)
-	defer t.Stop()
+	timer := time.NewTimer(w.c.cfg.PollInterval)
+	defer timer.Stop()
 	failures := 0
 	for {
+		woken := false
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-timer.C:
+		case <-w.pollNow:
+			woken = true
+		}
+		interval := w.c.cfg.PollInterval
+		if w.binlogOK.Load() {
+			interval = w.c.cfg.IdlePollInterval
 		}
 		if !w.anyFree() {
+			timer.Reset(interval)
 			continue
 		}
-		rows, err := w.c.store.q.JobClaimHeadsAll(ctx, queues)
-		if err != nil {
-			if ctx.Err() == nil && failures%20 == 0 {
-				w.log.Warn().Err(err).Msg("poll for jobs failed")
-			}
-			failures++
-			continue
+		// A binlog event can arrive a moment before its row is visible to others:
+		// after a wake-up, look again briefly before giving up.
+		tries := 1
+		if woken {
+			tries = 5
 		}
-		failures = 0
-		byQueue := map[string][]dbsqlc.JobClaimHeadsRow{}
-		for _, r := range rows {
-			byQueue[r.Queue] = append(byQueue[r.Queue], dbsqlc.JobClaimHeadsRow{Kind: r.Kind, Oldest: r.Oldest})
-		}
-		for q, p := range w.producers {
-			if heads := byQueue[q]; len(heads) > 0 {
-				p.signal()
-			} else if w.onIdle != nil {
-				w.onIdle(q)
+		for try := 0; try < tries; try++ {
+			found, err := w.pollOnce(ctx, queues)
+			if err != nil {
+				if ctx.Err() == nil && failures%20 == 0 {
+					w.log.Warn().Err(err).Msg("poll for jobs failed")
+				}
+				failures++
+				break
 			}
+			failures = 0
+			if found {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(interval)
+	}
+}
+
+// pollOnce signals the producers of queues with available jobs.
+func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
+	rows, err := w.c.store.q.JobClaimHeadsAll(ctx, queues)
+	if err != nil {
+		return false, err
+	}
+	has := map[string]bool{}
+	for _, r := range rows {
+		has[r.Queue] = true
+	}
+	for q, p := range w.producers {
+		if has[q] {
+			p.signal()
+		} else if w.onIdle != nil {
+			w.onIdle(q)
 		}
 	}
+	return len(rows) > 0, nil
+}
+
+// binlogFollower prepares the binary-log wake-ups of this worker.
+func (w *worker) binlogFollower(ctx context.Context) (*binlogFollower, error) {
+	name, err := w.c.store.q.SessionDatabase(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the queue's database name: %w", err)
+	}
+	schema := fmt.Sprint(name)
+	if b, ok := name.([]byte); ok {
+		schema = string(b)
+	}
+	return &binlogFollower{
+		dsn:    w.c.cfg.BinlogDSN,
+		schema: schema,
+		log:    w.log,
+		wake: func() {
+			select {
+			case w.pollNow <- struct{}{}:
+			default:
+			}
+		},
+		healthy: w.binlogOK.Store,
+	}, nil
 }
 
 func (w *worker) anyFree() bool {

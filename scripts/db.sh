@@ -214,6 +214,11 @@ innodb_buffer_pool_dump_at_shutdown = 0
 innodb_buffer_pool_load_at_startup  = 0
 max_connections         = 500
 max_allowed_packet      = 64M
+# The binary log lets workers wake the moment a job is inserted (IACTQ_BINLOG_DSN).
+log-bin                 = mysql-bin
+binlog_format           = ROW
+server_id               = 1
+binlog_expire_logs_seconds = 86400
 EOF
 }
 
@@ -281,10 +286,11 @@ stop_server() { # quiet; returns 1 when it would not stop
 }
 
 first_setup() {
-	local root_pw admin_pw worker_pw
+	local root_pw admin_pw worker_pw binlog_pw
 	root_pw=$(random_password)
 	admin_pw=$(random_password)
 	worker_pw=$(random_password)
+	binlog_pw=$(random_password)
 	# Keep only root@localhost and mariadb.sys: mariadb-install-db also creates a
 	# password-less root@HOSTNAME and, in some versions, anonymous accounts.
 	sql_root <<'EOF' | sql_root
@@ -301,6 +307,10 @@ CREATE USER 'iactq_worker'@'localhost' IDENTIFIED BY '$worker_pw';
 CREATE USER 'iactq_worker'@'127.0.0.1' IDENTIFIED BY '$worker_pw';
 GRANT SELECT, INSERT, UPDATE, DELETE ON \`iactq\`.* TO 'iactq_worker'@'localhost';
 GRANT SELECT, INSERT, UPDATE, DELETE ON \`iactq\`.* TO 'iactq_worker'@'127.0.0.1';
+CREATE USER 'iactq_binlog'@'localhost' IDENTIFIED BY '$binlog_pw';
+CREATE USER 'iactq_binlog'@'127.0.0.1' IDENTIFIED BY '$binlog_pw';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'iactq_binlog'@'localhost';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'iactq_binlog'@'127.0.0.1';
 ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_pw';
 FLUSH PRIVILEGES;
 EOF
@@ -316,6 +326,7 @@ EOF
 		cat >"$ENV_FILE" <<EOF
 IACTQ_DSN='iactq_worker:$worker_pw@unix($SOCKET)/iactq?parseTime=true'
 IACTQ_ADMIN_DSN='iactq_admin:$admin_pw@unix($SOCKET)/iactq?parseTime=true'
+IACTQ_BINLOG_DSN='iactq_binlog:$binlog_pw@unix($SOCKET)/iactq?parseTime=true'
 EOF
 	)
 	chmod 600 "$ENV_FILE" "$CLIENT_CNF"

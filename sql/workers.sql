@@ -19,3 +19,6 @@ DELETE FROM iactq_workers WHERE id = ?;
 SELECT id, host, pid, queues, started_at, heartbeat_at,
        TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS heartbeat_age_us
 FROM iactq_workers ORDER BY id;
+
+-- name: SessionDatabase :one
+SELECT CAST(COALESCE(DATABASE(), '') AS CHAR(64)) AS name;

@@ -296,7 +296,7 @@ func (a *app) newClient(db *sql.DB, cfg queue.Config) (*queue.Client, error) {
 // dsnPasswords finds the database passwords this invocation knows of, to keep them
 // out of everything written to stderr whatever prints it.
 func dsnPasswords(args []string, getenv func(string) string) []string {
-	dsns := []string{getenv("IACTQ_DSN")}
+	dsns := []string{getenv("IACTQ_DSN"), getenv("IACTQ_BINLOG_DSN")}
 loop:
 	for i, arg := range args {
 		switch {
@@ -306,6 +306,10 @@ loop:
 			dsns = append(dsns, args[i+1])
 		case strings.HasPrefix(arg, "--dsn="):
 			dsns = append(dsns, strings.TrimPrefix(arg, "--dsn="))
+		case arg == "--binlog-dsn" && i+1 < len(args):
+			dsns = append(dsns, args[i+1])
+		case strings.HasPrefix(arg, "--binlog-dsn="):
+			dsns = append(dsns, strings.TrimPrefix(arg, "--binlog-dsn="))
 		}
 	}
 	var pws []string

@@ -20,7 +20,7 @@ import (
 )
 
 func (a *app) workCmd() *cobra.Command {
-	var queues, httpAddr string
+	var queues, httpAddr, binlogDSN string
 	cmd := &cobra.Command{
 		Use:   "work [--queues Q=N,...] [--http ADDR]",
 		Short: "Run workers until SIGTERM or SIGINT",
@@ -39,6 +39,12 @@ reconnects with back-off and loses nothing.
 and its schema is current; 503 otherwise) for probes. An address without a host,
 such as ":8080", binds 127.0.0.1 only.
 
+Idle workers look for new jobs every poll_interval (50 ms). With --binlog-dsn (or
+IACTQ_BINLOG_DSN), a DSN of a user with REPLICATION SLAVE and REPLICATION CLIENT
+(BINLOG MONITOR on MariaDB), they follow the server's binary log instead (log_bin
+on, binlog_format=ROW) and wake the moment a job is inserted, polling only every
+second as a safety net; if the log cannot be followed they poll as usual.
+
 With IACTQ_EXEC_LOG=FILE every execution is appended to FILE as a JSON line
 (job_id, attempt, worker_pid, start, end, err), for checks that no job ran in two
 places at once.`,
@@ -51,6 +57,15 @@ places at once.`,
 			_, cfg, err := a.config()
 			if err != nil {
 				return err
+			}
+			if binlogDSN == "" {
+				binlogDSN = a.getenv("IACTQ_BINLOG_DSN")
+			}
+			if binlogDSN != "" {
+				if _, err := queue.ParseDSN(binlogDSN); err != nil {
+					return &usageError{err: fmt.Errorf("binlog DSN: %w", err)}
+				}
+				cfg.BinlogDSN = binlogDSN
 			}
 			if cmd.Flags().Changed("queues") {
 				if cfg.Queues, err = parseQueues(queues); err != nil {
@@ -87,6 +102,7 @@ places at once.`,
 			return c.Work(ctx)
 		}),
 	}
+	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "follow the binary log with this DSN for instant wake-ups (default $IACTQ_BINLOG_DSN)")
 	cmd.Flags().StringVar(&queues, "queues", "", "queues and concurrency, e.g. default=10,reports=4 (default from the config)")
 	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz and /readyz on ADDR (host:port; \":8080\" binds 127.0.0.1)")
 	return cmd

@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+const sessionDatabase = `-- name: SessionDatabase :one
+SELECT CAST(COALESCE(DATABASE(), '') AS CHAR(64)) AS name
+`
+
+func (q *Queries) SessionDatabase(ctx context.Context) (interface{}, error) {
+	row := q.db.QueryRowContext(ctx, sessionDatabase)
+	var name interface{}
+	err := row.Scan(&name)
+	return name, err
+}
+
 const workerDelete = `-- name: WorkerDelete :execrows
 DELETE FROM iactq_workers WHERE id = ?
 `
