@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/iact/iactq/queue"
+	"github.com/iact/iactq/queue/queuetest"
 )
 
 func TestUniqueKeyUnderConcurrentInserts(t *testing.T) {
@@ -385,5 +387,45 @@ func TestThenEnqueuesFollowUpOnlyOnCompletion(t *testing.T) {
 	_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM internal_messages WHERE recipient = 'ops'`).Scan(&msgs)
 	if total != 4 || msgs != 3 {
 		t.Fatalf("%d jobs (want 4: 0→1→2→3) and %d ops messages (want 3) after job %d's chain", total, msgs, res.ID)
+	}
+}
+
+type slowArgs struct{}
+
+func (slowArgs) Kind() string { return "slow" }
+
+type panicArgs struct{}
+
+func (panicArgs) Kind() string { return "panics" }
+
+func TestPerKindTimeoutAndPanicsAreRecordedAndRetried(t *testing.T) {
+	t.Parallel()
+	db := setup(t, queue.Config{}).db
+	reg := queue.NewRegistry()
+	queue.Register(reg, queue.WorkFunc[slowArgs](func(ctx context.Context, _ *queue.Job[slowArgs]) error {
+		<-ctx.Done() // only the kind's timeout ends this
+		return ctx.Err()
+	}), queue.WithTimeout(50*time.Millisecond))
+	queue.Register(reg, queue.WorkFunc[panicArgs](func(context.Context, *queue.Job[panicArgs]) error {
+		var m map[string]int
+		m["boom"]++ // a nil-map panic
+		return nil
+	}))
+	c, err := queue.NewClient(db.DB, reg, queue.Config{PollInterval: 5 * time.Millisecond, Retry: queue.RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := queuetest.RunJobs(t, c,
+		queue.InsertParams{Kind: "slow", MaxAttempts: 2},
+		queue.InsertParams{Kind: "panics", MaxAttempts: 3},
+	)
+	slow, panicked := rows[0], rows[1]
+	if slow.State != queue.StateDiscarded || slow.Attempt != 2 || !strings.Contains(slow.AttemptErrors()[0].Error, "timed out after 50ms") {
+		t.Errorf("slow job: %s after %d attempts, errors %s", slow.State, slow.Attempt, slow.Errors)
+	}
+	errs := panicked.AttemptErrors()
+	if panicked.State != queue.StateDiscarded || panicked.Attempt != 3 || len(errs) != 3 ||
+		!strings.Contains(errs[0].Error, "panic: assignment to entry in nil map") || !strings.Contains(errs[0].Error, "lifecycle_test.go") {
+		t.Errorf("panicking job: %s after %d attempts, errors %s", panicked.State, panicked.Attempt, panicked.Errors)
 	}
 }
