@@ -16,13 +16,13 @@ type Config struct {
 	// Schedules are the periodic jobs this process keeps going.
 	Schedules []Schedule
 
-	PollInterval      time.Duration // how often idle workers look for work (50 ms)
+	PollInterval time.Duration // how often idle workers look for work (50 ms)
 	// BinlogDSN, when set, is a DSN of a user with replication privileges: workers
 	// then follow the binary log to wake the moment a job is inserted, and poll only
 	// every IdlePollInterval (1 s) as a safety net. Without it, or while the binary
 	// log cannot be followed, they poll every PollInterval.
-	BinlogDSN        string
-	IdlePollInterval time.Duration
+	BinlogDSN         string
+	IdlePollInterval  time.Duration
 	HeartbeatInterval time.Duration // how often a worker says it is alive (5 s)
 	RescueAfter       time.Duration // heartbeat age after which a worker is dead (30 s)
 	ShutdownGrace     time.Duration // how long running jobs may finish on shutdown (30 s)

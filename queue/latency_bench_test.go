@@ -2,8 +2,8 @@ package queue_test
 
 import (
 	"database/sql"
-	"os"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"testing"
 	"time"
