@@ -83,7 +83,14 @@ func (c *Client) Work(ctx context.Context) error {
 	if err := w.register(ctx); err != nil {
 		return nil // cancelled before the database answered: nothing to drain
 	}
-	if err := retryForever(ctx, w.log, "save SLAs", func() error { return c.SyncSLAs(ctx) }); err != nil {
+	// Before the first claim: the SLAs the view shows, and which queues are paused.
+	err := retryForever(ctx, w.log, "save SLAs", func() error {
+		if err := c.SyncSLAs(ctx); err != nil {
+			return err
+		}
+		return w.refreshPaused(ctx)
+	})
+	if err != nil {
 		w.deregister()
 		return nil
 	}
