@@ -45,18 +45,33 @@ func (w *worker) flush(batch []result) {
 	})
 	for _, r := range batch {
 		w.logOutcome(r)
+		w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+	}
+}
+
+// recordedAs is the state the outcome was recorded as (if the claim still held).
+func (r result) recordedAs() State {
+	switch {
+	case r.release:
+		return StateAvailable
+	case r.err == nil:
+		return StateCompleted
+	case IsPermanent(r.err) || r.job.Attempt >= r.job.MaxAttempts:
+		return StateDiscarded
+	default:
+		return StateRetryable
 	}
 }
 
 func (w *worker) logOutcome(r result) {
 	log := w.c.log.With().Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Str("queue", r.job.Queue).
 		Int("attempt", r.job.Attempt).Dur("duration", r.duration).Logger()
-	switch {
-	case r.release:
+	switch r.recordedAs() {
+	case StateAvailable:
 		log.Info().Str("outcome", "released").Msg("job stopped by shutdown, back in the queue")
-	case r.err == nil:
+	case StateCompleted:
 		log.Debug().Str("outcome", "completed").Msg("job completed")
-	case IsPermanent(r.err) || r.job.Attempt >= r.job.MaxAttempts:
+	case StateDiscarded:
 		log.Error().Str("outcome", "discarded").Err(r.err).Msg("job discarded")
 	default:
 		log.Warn().Str("outcome", "retryable").Err(r.err).Msg("job failed, will retry")

@@ -33,6 +33,8 @@ type Config struct {
 
 	// Now is the clock; tests set it. Default time.Now.
 	Now func() time.Time
+	// Observer receives the engine's events (metrics, systemd). Default: none.
+	Observer Observer
 	// Journal, when set, is called after every execution with the job as claimed,
 	// when it started and ended, and its error: the record fault-injection tests
 	// check (no job ran in two places at once, none ran after losing its claim).
@@ -77,6 +79,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
 	}
 	return c
 }

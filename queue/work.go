@@ -95,6 +95,7 @@ func (c *Client) Work(ctx context.Context) error {
 		return nil
 	}
 	w.log.Info().Int64("worker_id", w.id.Load()).Str("queues", w.queueList()).Msg("worker started")
+	c.cfg.Observer.Started(w.id.Load())
 
 	completerDone := make(chan struct{})
 	go func() { defer close(completerDone); w.runCompleter() }()
@@ -122,6 +123,7 @@ func (c *Client) Work(ctx context.Context) error {
 	go func() { defer producersWG.Done(); w.runPoller(ctx) }()
 
 	<-ctx.Done()
+	c.cfg.Observer.Stopping()
 	producersWG.Wait()
 	w.drain()
 	w.resultsMu.Lock()
@@ -252,6 +254,7 @@ func (w *worker) runPoller(ctx context.Context) {
 		}
 		for try := 0; try < tries; try++ {
 			found, err := w.pollOnce(ctx, queues)
+			w.c.cfg.Observer.Polled(err)
 			if err != nil {
 				if ctx.Err() == nil && failures%20 == 0 {
 					w.log.Warn().Err(err).Msg("poll for jobs failed")
@@ -354,7 +357,11 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			}
 			var jobs []*JobRow
 			if err == nil {
+				began := time.Now()
 				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, free, heads)
+				if err == nil && len(jobs) > 0 {
+					w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
+				}
 			}
 			if err != nil {
 				if ctx.Err() != nil {

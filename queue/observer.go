@@ -1,0 +1,39 @@
+package queue
+
+import "time"
+
+// Observer receives the engine's events: for metrics, systemd notifications and
+// status lines. Its methods are called from the engine's goroutines and must be cheap
+// and safe for concurrent use. Embed NopObserver to implement only some.
+type Observer interface {
+	// Started is called when the worker is registered and about to claim.
+	Started(workerID int64)
+	// Stopping is called when the drain begins.
+	Stopping()
+	// Polled is called after each look for work: err is nil when the database answered.
+	Polled(err error)
+	// Claimed is called after each claim of n > 0 jobs from queue.
+	Claimed(queue string, n int, took time.Duration)
+	// Finished is called after an execution's outcome is recorded: state is the state
+	// it was recorded as (completed, retryable, discarded, or available when released
+	// by shutdown), wait the time from due to start, run the execution time.
+	Finished(job *JobRow, state State, wait, run time.Duration)
+}
+
+// NopObserver does nothing.
+type NopObserver struct{}
+
+// Started implements Observer.
+func (NopObserver) Started(int64) {}
+
+// Stopping implements Observer.
+func (NopObserver) Stopping() {}
+
+// Polled implements Observer.
+func (NopObserver) Polled(error) {}
+
+// Claimed implements Observer.
+func (NopObserver) Claimed(string, int, time.Duration) {}
+
+// Finished implements Observer.
+func (NopObserver) Finished(*JobRow, State, time.Duration, time.Duration) {}
