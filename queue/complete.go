@@ -197,7 +197,7 @@ func (c *Client) finishEffects(ctx context.Context, tx dbTx, job *JobRow, state 
 			}
 		}
 	}
-	if job.RequestedBy != "" {
+	if job.RequestedBy != "" && (out == nil || !out.skipRequester || state != StateCompleted) {
 		subject, body := outcomeMessage(job, state, out, errMsg)
 		if err := insertMessage(ctx, tx, job.RequestedBy, subject, body, job.ID); err != nil {
 			return err

@@ -37,6 +37,11 @@ func (j *Job[T]) Notify(recipient, subject, body string) {
 // Report sets the one-line summary sent to the job's requester when it completes.
 func (j *Job[T]) Report(summary string) { j.out.summary = summary }
 
+// SkipRequesterMessage leaves out the message the engine writes to the requester when
+// this job completes: the kind tells the requester itself, later (a chain that reports
+// once, at its end). Failures are still reported.
+func (j *Job[T]) SkipRequesterMessage() { j.out.skipRequester = true }
+
 // Then enqueues p in the transaction that records this job's completion: the follow-up
 // exists if and only if this job completed (a chain of steps, a fan-out). p is
 // validated now; an invalid p is returned as an error and nothing is queued.
@@ -62,10 +67,11 @@ func (f WorkFunc[T]) Work(ctx context.Context, job *Job[T]) error { return f(ctx
 
 // outcome is what a job execution leaves for the completer besides its error.
 type outcome struct {
-	summary  string
-	messages []outMessage
-	then     []insertRow                           // jobs to insert on completion
-	prepare  func(InsertParams) (insertRow, error) // validates them
+	summary       string
+	skipRequester bool
+	messages      []outMessage
+	then          []insertRow                           // jobs to insert on completion
+	prepare       func(InsertParams) (insertRow, error) // validates them
 }
 
 type outMessage struct{ recipient, subject, body string }

@@ -331,12 +331,17 @@ func (w *worker) anyFree() bool {
 	return false
 }
 
+// batchWait bounds how long a producer with a few free slots waits for more to free
+// up before it claims anyway.
+const batchWait = 5 * time.Millisecond
+
 // runProducer claims jobs for one queue while it has free slots and work is there.
 func (w *worker) runProducer(ctx context.Context, p *producer) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
+	var lastClaim time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -347,10 +352,19 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			if (*w.paused.Load())[p.queue] {
 				break
 			}
-			free := p.concurrency - int(p.busy.Load())
+			busy := int(p.busy.Load())
+			free := p.concurrency - busy
 			if free <= 0 {
 				break
 			}
+			// Claim in batches: while jobs are running, wait up to batchWait for a
+			// quarter of the slots to be free (each finishing job wakes this loop)
+			// rather than claim one or two jobs per transaction.
+			if busy > 0 && free < max(1, p.concurrency/4) && time.Since(lastClaim) < batchWait {
+				time.AfterFunc(batchWait, p.signal)
+				break
+			}
+			lastClaim = time.Now()
 			heads, err := w.c.store.q.JobClaimHeads(ctx, p.queue)
 			if err == nil && len(heads) == 0 {
 				break

@@ -140,3 +140,8 @@ SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
 FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
 WHERE state = 'available' AND queue IN (sqlc.slice(queues))
 GROUP BY state, queue, kind;
+
+-- name: JobReleaseMany :execrows
+UPDATE iactq_jobs
+SET state = 'available', attempt = attempt - 1, claimed_by = NULL
+WHERE id IN (sqlc.slice(ids)) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);

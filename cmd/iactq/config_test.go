@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,20 +14,9 @@ import (
 	"github.com/iact/iactq/queue"
 )
 
-type cleanupArgs struct{}
-
-func (cleanupArgs) Kind() string { return "session_cleanup" }
-
-type healthArgs struct{}
-
-func (healthArgs) Kind() string { return "health_check" }
-
 // registryWithScheduledKinds has the kinds the default schedules run.
 func registryWithScheduledKinds() *queue.Registry {
-	r := jobs.NewRegistry(jobs.Deps{})
-	queue.Register(r, queue.WorkFunc[cleanupArgs](func(context.Context, *queue.Job[cleanupArgs]) error { return nil }))
-	queue.Register(r, queue.WorkFunc[healthArgs](func(context.Context, *queue.Job[healthArgs]) error { return nil }))
-	return r
+	return jobs.NewRegistry(jobs.Deps{})
 }
 
 func writeConfig(t *testing.T, body string) string {
@@ -70,7 +58,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	// Without those kinds in the build, the default schedules are left out quietly.
-	s, err = loadSettings("", jobs.NewRegistry(jobs.Deps{}), zerolog.Nop())
+	s, err = loadSettings("", queue.NewRegistry(), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +146,7 @@ func TestBadConfigExits2(t *testing.T) {
 		{"retry:\n  initial: 1s\n  maximum: 2s\n", `line 3: unknown key "maximum"`},
 		{"poll_interval: fast\n", `line 1: "fast" is not a duration`},
 		{"queues: {default: many}\n", "line 1"},
-		{"schedules:\n  - {name: x, cron: '@hourly', kind: session_cleanup}\n", `schedule x: unknown kind "session_cleanup"`},
+		{"schedules:\n  - {name: x, cron: '@hourly', kind: no_such_kind}\n", `schedule x: unknown kind "no_such_kind"`},
 		{"schedules:\n  - {name: x, cron: 'every tuesday', kind: noop}\n", "bad cron expression"},
 		{"schedules:\n  - {name: x, cron: '@hourly', kind: noop, args: {sleep_ms: -1}}\n", "schedule x"},
 		{"sla:\n  noop: {sla: 10m}\n", "urgency threshold"},

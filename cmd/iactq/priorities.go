@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,8 +16,10 @@ import (
 func (a *app) prioritiesCmd() *cobra.Command {
 	var asJSON, watch bool
 	var limit int
+	var explain int64
+	var every time.Duration
 	cmd := &cobra.Command{
-		Use:   "priorities [--json] [--watch] [--limit N]",
+		Use:   "priorities [--json] [--watch] [--limit N] | --explain ID",
 		Short: "Show waiting jobs by SLA class, in the order workers take them",
 		Long: `priorities is the analysts' view of the queue: the jobs not yet finished, in the
 order workers claim them, from the iactq_priorities view (which any SQL tool can
@@ -25,17 +29,32 @@ Each job's class comes from its age against its kind's SLA: OVERDUE once older t
 the SLA, URGENT once older than the urgency threshold, NORMAL before that. Age
 counts from when the job first became due; a retry does not reset it. SLA-LEFT is
 the time until the job is overdue, or how long it has been overdue ("12m over").
-The first line counts the listed jobs per class.
 
---watch redraws every second until Ctrl-C. --json prints a JSON array instead of
-the table (with --watch, one array per second).`,
+Above the jobs, a summary per queue: available jobs per class, the oldest one's age,
+and when the next job turns URGENT and OVERDUE as time passes.
+
+--watch redraws in place every second (--every) until Ctrl-C, coloured by class
+and cut to fit the terminal; when stdout is not a terminal it prints plain tables
+one after another. --json prints a JSON array instead (with --watch, one per tick).
+
+--explain ID says why a job is where it is: its class and due time, how many jobs
+of each class workers take before it, whether its queue is paused, whether the
+queue's workers are all busy, whether any worker serves its queue, and whether it
+is due yet.`,
 		Example: `  iactq priorities
   iactq priorities --limit 20 --watch
+  iactq priorities --explain 1234
   iactq priorities --json | jq '.[] | select(.priority_class == "OVERDUE") | .id'`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
 			if err := checkLimit(limit); err != nil {
 				return err
+			}
+			if every < 100*time.Millisecond {
+				return usagef("--every %s is too short: at least 100ms", every)
+			}
+			if cmd.Flags().Changed("explain") && explain <= 0 {
+				return usagef("invalid --explain %d: expected a job id", explain)
 			}
 			ctx := cmd.Context()
 			c, db, err := a.client(ctx)
@@ -44,29 +63,72 @@ the table (with --watch, one array per second).`,
 			}
 			defer db.Close()
 			out := cmd.OutOrStdout()
-			draw := func() error {
-				ps, err := c.Priorities(ctx, limit)
+			if explain > 0 {
+				e, err := c.Explain(ctx, explain)
 				if err != nil {
 					return err
 				}
 				if asJSON {
+					return writeJSON(out, explainJSON(e, time.Now()))
+				}
+				writeExplanation(out, e, time.Now())
+				return nil
+			}
+			tty := isTerminal(out)
+			color := tty && a.getenv("NO_COLOR") == "" && a.getenv("TERM") != "dumb"
+			draw := func() error {
+				if asJSON {
+					ps, err := c.Priorities(ctx, limit)
+					if err != nil {
+						return err
+					}
 					return writeJSON(out, ps)
 				}
 				var b bytes.Buffer
-				if watch && isTerminal(out) {
-					b.WriteString("\x1b[H\x1b[2J")
+				n := limit
+				width := 0
+				if watch && tty {
+					cols, rows := terminalSize(out)
+					width = cols
+					// Leave room for the clock line, the summary and the table header.
+					if rows > 0 {
+						n = min(n, max(rows-12, 3))
+					}
+				}
+				ps, err := c.Priorities(ctx, n)
+				if err != nil {
+					return err
+				}
+				backlog, err := c.Backlog(ctx, nil, 100_000)
+				if err != nil {
+					return err
 				}
 				if watch {
-					fmt.Fprintf(&b, "%s  (every 1s, Ctrl-C to stop)\n", time.Now().Format("15:04:05"))
+					fmt.Fprintf(&b, "%s  every %s, Ctrl-C to stop\n", time.Now().Format("15:04:05"), every)
 				}
-				writePriorities(&b, ps, limit)
+				writeBacklogSummary(&b, backlog, c.Config().SLAs, time.Now(), color)
+				b.WriteString("\n")
+				writePriorityTable(&b, ps, n, color, width)
+				if watch && tty {
+					// Home, draw over the previous frame, clear what is left of it.
+					frame := strings.ReplaceAll(b.String(), "\n", "\x1b[K\n")
+					_, err = io.WriteString(out, "\x1b[H"+frame+"\x1b[J")
+					return err
+				}
+				if watch {
+					b.WriteString("\n")
+				}
 				_, err = out.Write(b.Bytes())
 				return err
 			}
 			if !watch {
 				return draw()
 			}
-			tick := time.NewTicker(time.Second)
+			if tty && !asJSON {
+				fmt.Fprint(out, "\x1b[?25l\x1b[2J") // hide the cursor, clear once
+				defer fmt.Fprint(out, "\x1b[?25h")
+			}
+			tick := time.NewTicker(every)
 			defer tick.Stop()
 			for {
 				if err := draw(); err != nil {
@@ -83,13 +145,131 @@ the table (with --watch, one array per second).`,
 			}
 		}),
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
-	cmd.Flags().BoolVar(&watch, "watch", false, "redraw every second until Ctrl-C")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&watch, "watch", false, "redraw until Ctrl-C")
+	cmd.Flags().DurationVar(&every, "every", time.Second, "with --watch, how often to redraw")
 	cmd.Flags().IntVar(&limit, "limit", 50, "show at most N jobs")
+	cmd.Flags().Int64Var(&explain, "explain", 0, "say why job ID is where it is in the order")
 	return cmd
 }
 
-func writePriorities(w io.Writer, ps []queue.Priority, limit int) {
+// ANSI colours of the classes.
+var classColor = map[queue.Class]string{
+	queue.ClassOverdue: "\x1b[1;31m",
+	queue.ClassUrgent:  "\x1b[33m",
+	queue.ClassNormal:  "\x1b[32m",
+}
+
+const colorReset = "\x1b[0m"
+
+func paint(s string, c queue.Class, color bool) string {
+	if !color {
+		return s
+	}
+	return classColor[c] + s + colorReset
+}
+
+func slaOf(slas map[string]queue.SLA, kind string) queue.SLA {
+	if s, ok := slas[kind]; ok {
+		return s
+	}
+	if s, ok := slas["*"]; ok {
+		return s
+	}
+	return queue.DefaultSLAs()["*"]
+}
+
+// queueSummary is one queue's line of the summary.
+type queueSummary struct {
+	name          string
+	counts        map[queue.Class]int64
+	oldest        time.Time
+	nextUrgent    time.Duration // -1: no NORMAL job
+	nextOverdue   time.Duration // -1: no NORMAL or URGENT job
+	capped        bool
+	nextOverdueOK bool
+	nextUrgentOK  bool
+}
+
+func summarize(backlog []queue.Backlog, slas map[string]queue.SLA, now time.Time) []*queueSummary {
+	byName := map[string]*queueSummary{}
+	var out []*queueSummary
+	for _, b := range backlog {
+		q := byName[b.Queue]
+		if q == nil {
+			q = &queueSummary{name: b.Queue, counts: map[queue.Class]int64{}}
+			byName[b.Queue] = q
+			out = append(out, q)
+		}
+		q.capped = q.capped || b.Capped
+		for cl, st := range b.Classes {
+			q.counts[cl] += st.Count
+		}
+		if q.oldest.IsZero() || b.Oldest.Before(q.oldest) {
+			q.oldest = b.Oldest
+		}
+		sla := slaOf(slas, b.Kind)
+		if st, ok := b.Classes[queue.ClassNormal]; ok && st.Count > 0 {
+			d := st.Oldest.Add(sla.Urgent).Sub(now)
+			if !q.nextUrgentOK || d < q.nextUrgent {
+				q.nextUrgent, q.nextUrgentOK = d, true
+			}
+		}
+		// The next to turn OVERDUE is the oldest URGENT job, else the oldest NORMAL one.
+		for _, cl := range []queue.Class{queue.ClassUrgent, queue.ClassNormal} {
+			if st, ok := b.Classes[cl]; ok && st.Count > 0 {
+				d := st.Oldest.Add(sla.Deadline).Sub(now)
+				if !q.nextOverdueOK || d < q.nextOverdue {
+					q.nextOverdue, q.nextOverdueOK = d, true
+				}
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// writeBacklogSummary writes, per queue, the available jobs by class, the oldest
+// one's age and when the next job changes class.
+func writeBacklogSummary(w io.Writer, backlog []queue.Backlog, slas map[string]queue.SLA, now time.Time, color bool) {
+	qs := summarize(backlog, slas, now)
+	if len(qs) == 0 {
+		fmt.Fprintln(w, "no jobs available")
+		return
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "QUEUE\tOVERDUE\tURGENT\tNORMAL\tOLDEST\tNEXT URGENT\tNEXT OVERDUE")
+	for _, q := range qs {
+		plus := ""
+		if q.capped {
+			plus = "+"
+		}
+		cell := func(cl queue.Class) string {
+			s := fmt.Sprintf("%d%s", q.counts[cl], plus)
+			if q.counts[cl] == 0 {
+				return "0"
+			}
+			return paint(s, cl, color)
+		}
+		next := func(d time.Duration, ok bool) string {
+			if !ok {
+				return "-"
+			}
+			if d <= 0 {
+				return "now"
+			}
+			return "in " + shortDuration(d)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.name, cell(queue.ClassOverdue), cell(queue.ClassUrgent), cell(queue.ClassNormal),
+			shortDuration(now.Sub(q.oldest)), next(q.nextUrgent, q.nextUrgentOK), next(q.nextOverdue, q.nextOverdueOK))
+	}
+	tw.Flush()
+}
+
+// writePriorityTable writes the counts per class and the jobs in claim order,
+// coloured by class and cut to width when asked.
+func writePriorityTable(w io.Writer, ps []queue.Priority, limit int, color bool, width int) {
 	counts := map[queue.Class]int{}
 	for _, p := range ps {
 		counts[p.Class]++
@@ -103,13 +283,25 @@ func writePriorities(w io.Writer, ps []queue.Priority, limit int) {
 		fmt.Fprintln(w, "no jobs waiting")
 		return
 	}
-	tw := newTable(w)
+	var buf bytes.Buffer
+	tw := newTable(&buf)
 	fmt.Fprintln(tw, "ID\tKIND\tQUEUE\tSTATE\tCLASS\tAGE\tSLA-LEFT")
 	for _, p := range ps {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, p.Queue, p.State, p.Class,
 			shortDuration(time.Duration(p.AgeSeconds)*time.Second), slaLeft(p.SLASeconds-p.AgeSeconds))
 	}
 	tw.Flush()
+	// Colour and cut after alignment, so escape codes do not upset the columns.
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	for i, line := range lines {
+		if width > 0 && len(line) > width {
+			line = line[:width]
+		}
+		if i > 0 && color {
+			line = paint(line, ps[i-1].Class, true)
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // slaLeft writes the seconds left before a job is overdue: "1h05m", or "12m over".
@@ -120,3 +312,94 @@ func slaLeft(sec int64) string {
 	}
 	return shortDuration(d)
 }
+
+// writeExplanation says in words why a job is where it is in the claim order.
+func writeExplanation(w io.Writer, e *queue.Explanation, now time.Time) {
+	j := e.Job
+	fmt.Fprintf(w, "job %d (%s, queue %s) is %s", j.ID, j.Kind, j.Queue, j.State)
+	if j.State.Finished() {
+		fmt.Fprintf(w, " since %s: it is no longer in the order.\n", when(j.FinishedAt, now))
+		if j.State != queue.StateCancelled {
+			fmt.Fprintf(w, "  'iactq jobs retry %d' puts it back as a new request.\n", j.ID)
+		}
+		return
+	}
+	fmt.Fprintln(w, ".")
+	for _, line := range explainLines(e, now) {
+		fmt.Fprintln(w, "  - "+line)
+	}
+}
+
+func explainLines(e *queue.Explanation, now time.Time) []string {
+	j, p := e.Job, e.Priority
+	var out []string
+	if p != nil {
+		line := fmt.Sprintf("class %s: due since %s, age %s against an SLA of %s", p.Class,
+			localTime(j.ScheduledAt), shortDuration(time.Duration(p.AgeSeconds)*time.Second), shortDuration(time.Duration(p.SLASeconds)*time.Second))
+		if p.AgeSeconds > p.SLASeconds {
+			line += fmt.Sprintf(" (overdue by %s)", shortDuration(time.Duration(p.AgeSeconds-p.SLASeconds)*time.Second))
+		} else {
+			line += fmt.Sprintf(" (overdue %s)", relative(p.DueAt, now))
+		}
+		out = append(out, line)
+	}
+	switch j.State {
+	case queue.StateRunning:
+		out = append(out, fmt.Sprintf("running: attempt %d of %d started %s on worker %d", j.Attempt, j.MaxAttempts, relative(j.AttemptedAt, now), j.ClaimedBy))
+		return out
+	case queue.StateScheduled, queue.StateRetryable:
+		what := "scheduled"
+		if j.State == queue.StateRetryable {
+			what = fmt.Sprintf("waiting to retry after attempt %d of %d", j.Attempt, j.MaxAttempts)
+		}
+		out = append(out, fmt.Sprintf("not due yet: %s; it becomes available %s, then takes its place by age", what, when(j.AvailableAt, now)))
+	case queue.StateAvailable:
+		ahead := e.AheadTotal()
+		if ahead == 0 {
+			out = append(out, "first in line in its queue: the next free slot takes it")
+		} else {
+			var parts []string
+			for _, cl := range []queue.Class{queue.ClassOverdue, queue.ClassUrgent, queue.ClassNormal} {
+				if n := e.Ahead[cl]; n > 0 {
+					parts = append(parts, fmt.Sprintf("%d %s", n, cl))
+				}
+			}
+			out = append(out, fmt.Sprintf("%d jobs of queue %s are taken before it: %s (more urgent classes first, then older jobs of its class)",
+				ahead, j.Queue, strings.Join(parts, ", ")))
+		}
+	}
+	if !e.PausedAt.IsZero() {
+		out = append(out, fmt.Sprintf("queue %s is PAUSED since %s: nothing of it is claimed until 'iactq queues resume %s'", j.Queue, localTime(e.PausedAt), j.Queue))
+	}
+	switch {
+	case e.Workers == 0:
+		out = append(out, fmt.Sprintf("no live worker serves queue %s: start one with 'iactq work --queues %s=N'", j.Queue, j.Queue))
+	case e.Running >= int64(e.Concurrency):
+		out = append(out, fmt.Sprintf("concurrency limit reached: %d jobs of queue %s run, the limit over its %d worker(s) is %d; it waits for a slot",
+			e.Running, j.Queue, e.Workers, e.Concurrency))
+	default:
+		out = append(out, fmt.Sprintf("queue %s has free slots: %d running of %d over %d worker(s)", j.Queue, e.Running, e.Concurrency, e.Workers))
+	}
+	return out
+}
+
+func explainJSON(e *queue.Explanation, now time.Time) map[string]any {
+	ahead := map[string]int64{}
+	for cl, n := range e.Ahead {
+		ahead[string(cl)] = n
+	}
+	m := map[string]any{
+		"id": e.Job.ID, "kind": e.Job.Kind, "queue": e.Job.Queue, "state": e.Job.State,
+		"ahead": ahead, "ahead_total": e.AheadTotal(), "queue_paused": !e.PausedAt.IsZero(),
+		"running": e.Running, "concurrency": e.Concurrency, "workers": e.Workers,
+		"available_at": jsonTime(e.Job.AvailableAt), "reasons": explainLines(e, now),
+	}
+	if e.Priority != nil {
+		m["priority_class"] = e.Priority.Class
+		m["due_at"] = jsonTime(e.Priority.DueAt)
+		m["age_seconds"] = e.Priority.AgeSeconds
+		m["sla_seconds"] = e.Priority.SLASeconds
+	}
+	return m
+}
+

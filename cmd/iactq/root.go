@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -133,6 +134,7 @@ usage or invalid input, in which case nothing was written.`,
 		a.messagesCmd(),
 		a.workersCmd(),
 		a.configCmd(),
+		a.benchCmd(),
 		a.reportsCmd(), // cmd/iactq/reports.go
 		a.demoCmd(),    // cmd/iactq/reports.go (the IVR demo data)
 		a.deploysCmd(), // cmd/iactq/deploys.go
@@ -314,7 +316,7 @@ loop:
 	}
 	var pws []string
 	for _, dsn := range dsns {
-		if pw := dsnPassword(dsn); len(pw) >= 3 {
+		if pw := dsnPassword(dsn); len(pw) >= 3 && !slices.Contains(pws, pw) {
 			pws = append(pws, pw)
 		}
 	}

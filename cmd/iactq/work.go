@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iact/iactq/queue"
+	"github.com/iact/iactq/web"
 )
 
 func (a *app) workCmd() *cobra.Command {
@@ -36,8 +37,18 @@ second signal exits at once. Losing the database is waited out: the worker
 reconnects with back-off and loses nothing.
 
 --http ADDR serves /healthz (the process is up) and /readyz (the database answers
-and its schema is current; 503 otherwise) for probes. An address without a host,
-such as ":8080", binds 127.0.0.1 only.
+and its schema is current; 503 otherwise) for probes, /metrics for Prometheus, and
+the web dashboard (see 'iactq dashboard --help'; its actions need the token in
+IACTQ_DASHBOARD_TOKEN). An address without a host, such as ":8080", binds
+127.0.0.1 only.
+
+Under systemd (a Type=notify unit, see deploy/systemd), work tells systemd READY=1
+when it starts claiming, STOPPING=1 when the drain begins, pings the watchdog while
+its claim loop reaches the database, and keeps a STATUS= line such as
+"running 37/50, 3 OVERDUE, 5 URGENT, oldest 12m" that 'systemctl status' shows.
+
+Once a minute, workers roll up the finished minutes into iactq_sla_rollup (see
+'iactq sla --help').
 
 Idle workers look for new jobs every poll_interval (50 ms). With --binlog-dsn (or
 IACTQ_BINLOG_DSN), a DSN of a user with REPLICATION SLAVE and REPLICATION CLIENT
@@ -85,6 +96,24 @@ places at once.`,
 				return err
 			}
 			defer db.Close()
+			// reader serves the dashboard, /metrics and systemd's STATUS line; the
+			// worker's own client reports its events to them.
+			reader, err := a.newClient(db, cfg)
+			if err != nil {
+				return err
+			}
+			capacity := 0
+			for _, n := range reader.Config().Queues {
+				capacity += n
+			}
+			sd, err := newSystemd(a.getenv, a.log, capacity, func(ctx context.Context) ([]queue.Backlog, error) {
+				return reader.Backlog(ctx, []queue.Class{queue.ClassOverdue, queue.ClassUrgent}, 100_000)
+			})
+			if err != nil {
+				return &usageError{err: err}
+			}
+			metrics := web.NewMetrics(reader)
+			cfg.Observer = observers{metrics, sd}
 			c, err := a.newClient(db, cfg)
 			if err != nil {
 				return err
@@ -93,18 +122,30 @@ places at once.`,
 				return err
 			}
 			if httpAddr != "" {
-				stop, err := a.serveHTTP(ctx, httpAddr, db)
+				dash, err := a.dashboard(reader, metrics)
+				if err != nil {
+					return err
+				}
+				stop, err := a.serveHTTP(ctx, httpAddr, db, dash)
 				if err != nil {
 					return err
 				}
 				defer stop()
 			}
+			sdCtx, stopSD := context.WithCancel(context.WithoutCancel(ctx))
+			sdDone := make(chan struct{})
+			go func() { defer close(sdDone); sd.run(sdCtx) }()
+			defer func() { stopSD(); <-sdDone }()
+			rollupCtx, stopRollup := context.WithCancel(ctx)
+			rollupDone := make(chan struct{})
+			go func() { defer close(rollupDone); a.runRollup(rollupCtx, reader) }()
+			defer func() { stopRollup(); <-rollupDone }()
 			return c.Work(ctx)
 		}),
 	}
 	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "follow the binary log with this DSN for instant wake-ups (default $IACTQ_BINLOG_DSN)")
 	cmd.Flags().StringVar(&queues, "queues", "", "queues and concurrency, e.g. default=10,reports=4 (default from the config)")
-	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz and /readyz on ADDR (host:port; \":8080\" binds 127.0.0.1)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz, /readyz, /metrics and the dashboard on ADDR (host:port; \":8080\" binds 127.0.0.1)")
 	return cmd
 }
 
@@ -148,8 +189,9 @@ func parseQueues(s string) (map[string]int, error) {
 	return out, nil
 }
 
-// serveHTTP serves the probes on addr until the returned stop is called.
-func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB) (stop func(), err error) {
+// serveHTTP serves the probes, and h (the dashboard and /metrics) for every other
+// path, on addr until the returned stop is called.
+func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB, h http.Handler) (stop func(), err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, usagef("invalid --http %q: use HOST:PORT or :PORT", addr)
@@ -181,6 +223,11 @@ func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB) (stop func
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	what := "/healthz and /readyz"
+	if h != nil {
+		mux.Handle("/", h)
+		what = "/healthz, /readyz, /metrics and the dashboard"
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	done := make(chan struct{})
 	go func() {
@@ -189,13 +236,33 @@ func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB) (stop func
 			a.log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
-	a.log.Info().Str("addr", ln.Addr().String()).Msg("serving /healthz and /readyz")
+	a.log.Info().Str("addr", ln.Addr().String()).Msg("serving " + what)
 	return func() {
 		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutCtx)
 		<-done
 	}, nil
+}
+
+// runRollup keeps the SLA rollup (iactq_sla_rollup) up to date: once a minute, the
+// first time after a few seconds. Many workers may do it; one does the work.
+func (a *app) runRollup(ctx context.Context, c *queue.Client) {
+	t := time.NewTimer(time.Duration(5+time.Now().UnixNano()%10) * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := c.Rollup(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn().Err(err).Msg("SLA rollup failed")
+		} else if n > 0 {
+			a.log.Debug().Int("minutes", n).Msg("SLA rollup written")
+		}
+		t.Reset(time.Minute)
+	}
 }
 
 // journal appends one JSON line per job execution to a file.

@@ -12,6 +12,51 @@ import (
 	"time"
 )
 
+type IactqDeploysState string
+
+const (
+	IactqDeploysStateQueued     IactqDeploysState = "queued"
+	IactqDeploysStateRunning    IactqDeploysState = "running"
+	IactqDeploysStateSucceeded  IactqDeploysState = "succeeded"
+	IactqDeploysStateFailed     IactqDeploysState = "failed"
+	IactqDeploysStateRolledBack IactqDeploysState = "rolled_back"
+)
+
+func (e *IactqDeploysState) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = IactqDeploysState(s)
+	case string:
+		*e = IactqDeploysState(s)
+	default:
+		return fmt.Errorf("unsupported scan type for IactqDeploysState: %T", src)
+	}
+	return nil
+}
+
+type NullIactqDeploysState struct {
+	IactqDeploysState IactqDeploysState
+	Valid             bool // Valid is true if IactqDeploysState is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullIactqDeploysState) Scan(value interface{}) error {
+	if value == nil {
+		ns.IactqDeploysState, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.IactqDeploysState.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullIactqDeploysState) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.IactqDeploysState), nil
+}
+
 type IactqJobsState string
 
 const (
@@ -57,6 +102,181 @@ func (ns NullIactqJobsState) Value() (driver.Value, error) {
 		return nil, nil
 	}
 	return string(ns.IactqJobsState), nil
+}
+
+type IvrCallEventsResult string
+
+const (
+	IvrCallEventsResultNext      IvrCallEventsResult = "next"
+	IvrCallEventsResultCompleted IvrCallEventsResult = "completed"
+	IvrCallEventsResultHangup    IvrCallEventsResult = "hangup"
+	IvrCallEventsResultTimeout   IvrCallEventsResult = "timeout"
+	IvrCallEventsResultError     IvrCallEventsResult = "error"
+)
+
+func (e *IvrCallEventsResult) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = IvrCallEventsResult(s)
+	case string:
+		*e = IvrCallEventsResult(s)
+	default:
+		return fmt.Errorf("unsupported scan type for IvrCallEventsResult: %T", src)
+	}
+	return nil
+}
+
+type NullIvrCallEventsResult struct {
+	IvrCallEventsResult IvrCallEventsResult
+	Valid               bool // Valid is true if IvrCallEventsResult is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullIvrCallEventsResult) Scan(value interface{}) error {
+	if value == nil {
+		ns.IvrCallEventsResult, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.IvrCallEventsResult.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullIvrCallEventsResult) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.IvrCallEventsResult), nil
+}
+
+type IvrCallsOutcome string
+
+const (
+	IvrCallsOutcomeAnswered   IvrCallsOutcome = "answered"
+	IvrCallsOutcomeAbandoned  IvrCallsOutcome = "abandoned"
+	IvrCallsOutcomeSelfServed IvrCallsOutcome = "self_served"
+	IvrCallsOutcomeDropped    IvrCallsOutcome = "dropped"
+)
+
+func (e *IvrCallsOutcome) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = IvrCallsOutcome(s)
+	case string:
+		*e = IvrCallsOutcome(s)
+	default:
+		return fmt.Errorf("unsupported scan type for IvrCallsOutcome: %T", src)
+	}
+	return nil
+}
+
+type NullIvrCallsOutcome struct {
+	IvrCallsOutcome IvrCallsOutcome
+	Valid           bool // Valid is true if IvrCallsOutcome is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullIvrCallsOutcome) Scan(value interface{}) error {
+	if value == nil {
+		ns.IvrCallsOutcome, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.IvrCallsOutcome.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullIvrCallsOutcome) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.IvrCallsOutcome), nil
+}
+
+type DjangoSession struct {
+	SessionKey  string
+	SessionData string
+	ExpireDate  time.Time
+}
+
+type IactqAudit struct {
+	ID         int64
+	At         time.Time
+	Actor      string
+	Action     string
+	Target     string
+	Ok         bool
+	Detail     string
+	RemoteAddr string
+}
+
+type IactqDeploy struct {
+	ID            int64
+	JobID         sql.NullInt64
+	Env           string
+	Revision      string
+	State         IactqDeploysState
+	RequestedBy   sql.NullString
+	FailedStep    sql.NullString
+	CreatedAt     time.Time
+	StartedAt     sql.NullTime
+	FinishedAt    sql.NullTime
+	CommitTime    sql.NullTime
+	DriverJobID   sql.NullInt64
+	FinishedJobID sql.NullInt64
+}
+
+type IactqDeployLock struct {
+	Env      string
+	DeployID sql.NullInt64
+	LockedAt sql.NullTime
+}
+
+type IactqDeployStep struct {
+	DeployID   int64
+	Seq        int32
+	Step       string
+	Command    string
+	ExitCode   sql.NullInt32
+	Output     string
+	StartedAt  time.Time
+	FinishedAt sql.NullTime
+}
+
+type IactqDoraSnapshot struct {
+	ID                   int64
+	JobID                sql.NullInt64
+	Env                  string
+	WindowDays           int32
+	WindowStart          time.Time
+	WindowEnd            time.Time
+	ComputedAt           time.Time
+	Deploys              int32
+	DeploysPerDay        float64
+	LeadTimeSeconds      sql.NullFloat64
+	ChangeFailureRate    sql.NullFloat64
+	TimeToRestoreSeconds sql.NullFloat64
+	Metrics              json.RawMessage
+}
+
+type IactqHealthResult struct {
+	ID           int64
+	JobID        int64
+	Target       string
+	Ok           bool
+	LatencyMs    int32
+	Detail       string
+	StateChanged bool
+	CheckedAt    time.Time
+}
+
+type IactqHealthState struct {
+	Target        string
+	Ok            sql.NullBool
+	Since         sql.NullTime
+	LastCheckedAt sql.NullTime
+	LastDetail    string
+	LastJobID     sql.NullInt64
 }
 
 type IactqJob struct {
@@ -108,6 +328,51 @@ type IactqQueue struct {
 	UpdatedAt time.Time
 }
 
+type IactqReport struct {
+	ID        int64
+	JobID     int64
+	Kind      string
+	Params    json.RawMessage
+	Result    json.RawMessage
+	Summary   string
+	CreatedAt time.Time
+}
+
+type IactqSessionCleanup struct {
+	JobID       int64
+	TableName   string
+	Deleted     int64
+	Batches     int32
+	Remaining   int64
+	ExpiredLeft int64
+	Cutoff      time.Time
+	StartedAt   time.Time
+	FinishedAt  time.Time
+	Attempts    int32
+}
+
+type IactqSlaRollup struct {
+	Minute     time.Time
+	Kind       string
+	Class      string
+	Enqueued   int32
+	Started    int32
+	Completed  int32
+	Discarded  int32
+	Cancelled  int32
+	Breached   int32
+	WaitP50Ms  sql.NullInt64
+	WaitP95Ms  sql.NullInt64
+	RunP50Ms   sql.NullInt64
+	RunP95Ms   sql.NullInt64
+	ComputedAt time.Time
+}
+
+type IactqSlaRollupState struct {
+	ID          int32
+	RolledUntil sql.NullTime
+}
+
 type IactqWorker struct {
 	ID          int64
 	Host        string
@@ -125,4 +390,27 @@ type InternalMessage struct {
 	JobID     sql.NullInt64
 	CreatedAt time.Time
 	ReadAt    sql.NullTime
+}
+
+type IvrCall struct {
+	ID            int64
+	CallRef       string
+	FlowID        string
+	CallerHash    string
+	StartedAt     time.Time
+	AnsweredAt    sql.NullTime
+	EndedAt       time.Time
+	WaitSeconds   int32
+	HandleSeconds int32
+	Outcome       IvrCallsOutcome
+	AgentQueue    sql.NullString
+	AgentID       sql.NullString
+}
+
+type IvrCallEvent struct {
+	CallID    int64
+	Seq       int16
+	Node      string
+	EnteredAt time.Time
+	Result    IvrCallEventsResult
 }

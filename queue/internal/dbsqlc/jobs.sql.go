@@ -736,6 +736,36 @@ func (q *Queries) JobRelease(ctx context.Context, arg JobReleaseParams) (int64, 
 	return result.RowsAffected()
 }
 
+const jobReleaseMany = `-- name: JobReleaseMany :execrows
+UPDATE iactq_jobs
+SET state = 'available', attempt = attempt - 1, claimed_by = NULL
+WHERE id IN (/*SLICE:ids*/?) AND state = 'running' AND claimed_by = ?
+`
+
+type JobReleaseManyParams struct {
+	Ids      []int64
+	WorkerID sql.NullInt64
+}
+
+func (q *Queries) JobReleaseMany(ctx context.Context, arg JobReleaseManyParams) (int64, error) {
+	query := jobReleaseMany
+	var queryParams []interface{}
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	queryParams = append(queryParams, arg.WorkerID)
+	result, err := q.db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const jobRescue = `-- name: JobRescue :execrows
 UPDATE iactq_jobs
 SET state = ?,

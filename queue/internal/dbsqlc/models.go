@@ -199,6 +199,17 @@ type DjangoSession struct {
 	ExpireDate  time.Time
 }
 
+type IactqAudit struct {
+	ID         int64
+	At         time.Time
+	Actor      string
+	Action     string
+	Target     string
+	Ok         bool
+	Detail     string
+	RemoteAddr string
+}
+
 type IactqDeploy struct {
 	ID            int64
 	JobID         sql.NullInt64
@@ -338,6 +349,28 @@ type IactqSessionCleanup struct {
 	StartedAt   time.Time
 	FinishedAt  time.Time
 	Attempts    int32
+}
+
+type IactqSlaRollup struct {
+	Minute     time.Time
+	Kind       string
+	Class      string
+	Enqueued   int32
+	Started    int32
+	Completed  int32
+	Discarded  int32
+	Cancelled  int32
+	Breached   int32
+	WaitP50Ms  sql.NullInt64
+	WaitP95Ms  sql.NullInt64
+	RunP50Ms   sql.NullInt64
+	RunP95Ms   sql.NullInt64
+	ComputedAt time.Time
+}
+
+type IactqSlaRollupState struct {
+	ID          int32
+	RolledUntil sql.NullTime
 }
 
 type IactqWorker struct {

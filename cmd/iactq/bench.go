@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iact/iactq/bench"
+)
+
+func (a *app) benchCmd() *cobra.Command {
+	var (
+		quick     bool
+		runs      int
+		drainJobs int
+		backlogs  string
+		jsonPath  string
+		binlogDSN string
+		database  string
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure enqueue, drain, latency and claim cost against the SQL floor",
+		Long: `bench measures the queue on the server of --dsn (a user that may create and drop
+a scratch database, iactq_bench by default, which it recreates): enqueue throughput
+(one job per insert, and batches of 100 and 1 000); drain throughput of noop jobs by
+worker processes (this binary's "work") at a few concurrency settings, next to the
+floor — the same rows claimed with SELECT ... FOR UPDATE SKIP LOCKED and completed by
+the simplest possible SQL loop, with batches of the same size — and the queue's share
+of it; enqueue-to-start latency with an idle worker process for jobs inserted with
+plain SQL by another process, with polling and (given --binlog-dsn) binary-log
+wake-ups, and the statements per second an idle worker sends; and the time of one
+claim of 100 jobs with growing backlogs (mixed kinds, SLA classes and future jobs).
+
+Each figure is the median of --runs runs; the table shows every run. The machine is
+shared and noisy: compare figures of one run, not across runs.`,
+		Example: `  make bench                       # starts a private server, then runs this
+  iactq bench --quick              # small sizes, one run: a minute or two
+  iactq bench --runs 5 --json bench.json`,
+		Args: cobra.NoArgs,
+		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
+			dsn, err := a.dsnValue()
+			if err != nil {
+				return err
+			}
+			if binlogDSN == "" {
+				binlogDSN = a.getenv("IACTQ_BINLOG_DSN")
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			opts := bench.Options{AdminDSN: dsn, BinlogDSN: binlogDSN, Binary: exe, Database: database, Runs: runs, DrainJobs: drainJobs, Progress: a.stderr}
+			if quick {
+				opts.Runs, opts.DrainJobs, opts.Backlogs, opts.Latency = 1, 10_000, []int{0, 10_000, 100_000}, 50
+				if cmd.Flags().Changed("runs") {
+					opts.Runs = runs
+				}
+			}
+			if backlogs != "" {
+				opts.Backlogs = nil
+				for _, s := range strings.Split(backlogs, ",") {
+					n, err := strconv.Atoi(strings.TrimSpace(s))
+					if err != nil || n < 0 {
+						return usagef("--backlogs: %q is not a job count", s)
+					}
+					opts.Backlogs = append(opts.Backlogs, n)
+				}
+			}
+			rep, err := bench.Run(cmd.Context(), opts)
+			if rep != nil {
+				rep.Print(a.stdout)
+			}
+			if err != nil {
+				return err
+			}
+			if jsonPath != "" {
+				b, _ := json.MarshalIndent(rep, "", "  ")
+				if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "bench: JSON summary in %s\n", jsonPath)
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().BoolVar(&quick, "quick", false, "small sizes and one run (10 000-job drains, backlogs up to 100 000)")
+	cmd.Flags().IntVar(&runs, "runs", 3, "runs per figure; the median is reported")
+	cmd.Flags().IntVar(&drainJobs, "drain-jobs", 100_000, "jobs per drain")
+	cmd.Flags().StringVar(&backlogs, "backlogs", "", "backlog sizes for the claim cost (default 0,100000,1000000)")
+	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
+	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "measure binary-log wake-ups with this replication DSN (default $IACTQ_BINLOG_DSN)")
+	cmd.Flags().StringVar(&database, "database", "iactq_bench", "scratch database, dropped and recreated")
+	return cmd
+}

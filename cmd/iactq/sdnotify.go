@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/iact/iactq/internal/sdnotify"
+	"github.com/iact/iactq/queue"
+)
+
+// systemd reports a worker's life to systemd (a Type=notify unit, deploy/systemd):
+// READY=1 when claiming starts, STOPPING=1 when the drain begins, WATCHDOG=1 while the
+// claim loop is healthy, and a STATUS= line such as "running 37/50, 3 OVERDUE, oldest
+// 12m" every few seconds. Off systemd (no NOTIFY_SOCKET) it sends nothing.
+type systemd struct {
+	queue.NopObserver
+	n        *sdnotify.Notifier
+	log      zerolog.Logger
+	capacity int
+	// watchdog is systemd's WatchdogSec (0: none); pings go at half of it.
+	watchdog time.Duration
+	// statusEvery is how often the STATUS line is refreshed.
+	statusEvery time.Duration
+	// backlog reads the OVERDUE and URGENT counts and the oldest job for STATUS.
+	backlog func(ctx context.Context) ([]queue.Backlog, error)
+	now     func() time.Time
+
+	started     atomic.Bool
+	stopping    atomic.Bool
+	claimed     atomic.Int64
+	finished    atomic.Int64
+	lastPollOK  atomic.Int64 // unix nanoseconds
+	lastPollErr atomic.Int64
+	sendErrOnce sync.Once
+}
+
+func newSystemd(getenv func(string) string, log zerolog.Logger, capacity int, backlog func(context.Context) ([]queue.Backlog, error)) (*systemd, error) {
+	n, err := sdnotify.New(getenv("NOTIFY_SOCKET"))
+	if err != nil {
+		return nil, err
+	}
+	wd, err := sdnotify.WatchdogInterval(getenv, os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	return &systemd{
+		n: n, log: log.With().Str("component", "systemd").Logger(), capacity: capacity, watchdog: wd,
+		statusEvery: 5 * time.Second, backlog: backlog, now: time.Now,
+	}, nil
+}
+
+func (s *systemd) send(states ...string) {
+	if err := s.n.Send(states...); err != nil {
+		s.sendErrOnce.Do(func() { s.log.Warn().Err(err).Msg("cannot notify systemd") })
+	}
+}
+
+// Started implements queue.Observer: the worker is registered and claims from now on.
+func (s *systemd) Started(int64) {
+	s.lastPollOK.Store(s.now().UnixNano())
+	s.started.Store(true)
+	s.send(sdnotify.Ready, sdnotify.Status(s.status(nil)))
+}
+
+// Stopping implements queue.Observer: the drain begins.
+func (s *systemd) Stopping() {
+	s.stopping.Store(true)
+	s.send(sdnotify.Stopping, sdnotify.Status(s.status(nil)))
+}
+
+// Polled implements queue.Observer.
+func (s *systemd) Polled(err error) {
+	if err != nil {
+		s.lastPollErr.Store(s.now().UnixNano())
+		return
+	}
+	s.lastPollOK.Store(s.now().UnixNano())
+}
+
+// Claimed implements queue.Observer.
+func (s *systemd) Claimed(_ string, n int, _ time.Duration) {
+	s.claimed.Add(int64(n))
+	s.lastPollOK.Store(s.now().UnixNano()) // a claim is a successful look for work
+}
+
+// Finished implements queue.Observer.
+func (s *systemd) Finished(*queue.JobRow, queue.State, time.Duration, time.Duration) {
+	s.finished.Add(1)
+}
+
+func (s *systemd) running() int64 { return max(s.claimed.Load()-s.finished.Load(), 0) }
+
+// healthy tells whether to ping the watchdog: the poll loop answered within the
+// watchdog period. While every slot is busy the loop rightly does not poll, so that
+// counts as healthy; before READY the start timeout is systemd's guard, and during the
+// drain the stop timeout is.
+func (s *systemd) healthy() bool {
+	if !s.started.Load() || s.stopping.Load() {
+		return true
+	}
+	ok := s.lastPollOK.Load()
+	if s.now().UnixNano()-ok <= int64(s.watchdog) {
+		return true
+	}
+	return s.running() >= int64(s.capacity) && s.lastPollErr.Load() <= ok
+}
+
+// status is the STATUS= line.
+func (s *systemd) status(backlog []queue.Backlog) string {
+	var b strings.Builder
+	switch {
+	case s.stopping.Load():
+		fmt.Fprintf(&b, "draining, %d running", s.running())
+	case !s.started.Load():
+		b.WriteString("starting: waiting for the database")
+	default:
+		fmt.Fprintf(&b, "running %d/%d", s.running(), s.capacity)
+	}
+	if backlog == nil {
+		return b.String()
+	}
+	var overdue, urgent int64
+	var oldest time.Time
+	capped := false
+	for _, q := range backlog {
+		overdue += q.Classes[queue.ClassOverdue].Count
+		urgent += q.Classes[queue.ClassUrgent].Count
+		capped = capped || q.Capped
+		if oldest.IsZero() || q.Oldest.Before(oldest) {
+			oldest = q.Oldest
+		}
+	}
+	plus := ""
+	if capped {
+		plus = "+"
+	}
+	fmt.Fprintf(&b, ", %d%s OVERDUE, %d%s URGENT", overdue, plus, urgent, plus)
+	if oldest.IsZero() {
+		b.WriteString(", queue empty")
+	} else {
+		fmt.Fprintf(&b, ", oldest %s", shortDuration(s.now().Sub(oldest)))
+	}
+	return b.String()
+}
+
+// run pings the watchdog and refreshes STATUS until ctx ends. It returns at once off
+// systemd.
+func (s *systemd) run(ctx context.Context) {
+	if !s.n.Enabled() {
+		return
+	}
+	var wdC <-chan time.Time
+	if s.watchdog > 0 {
+		t := time.NewTicker(s.watchdog / 2)
+		defer t.Stop()
+		wdC = t.C
+	}
+	st := time.NewTicker(s.statusEvery)
+	defer st.Stop()
+	unhealthyLogged := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wdC:
+			if s.healthy() {
+				s.send(sdnotify.Watchdog)
+				unhealthyLogged = false
+			} else if !unhealthyLogged {
+				s.log.Error().Msg("the claim loop has not reached the database within the watchdog period; no longer pinging systemd's watchdog")
+				unhealthyLogged = true
+			}
+		case <-st.C:
+			var backlog []queue.Backlog
+			if s.started.Load() && s.backlog != nil {
+				bctx, cancel := context.WithTimeout(ctx, s.statusEvery)
+				b, err := s.backlog(bctx)
+				cancel()
+				if err == nil {
+					backlog = b
+					if backlog == nil {
+						backlog = []queue.Backlog{}
+					}
+				}
+			}
+			s.send(sdnotify.Status(s.status(backlog)))
+		}
+	}
+}
+
+// observers sends the engine's events to each of several observers.
+type observers []queue.Observer
+
+func (o observers) Started(id int64) {
+	for _, x := range o {
+		x.Started(id)
+	}
+}
+
+func (o observers) Stopping() {
+	for _, x := range o {
+		x.Stopping()
+	}
+}
+
+func (o observers) Polled(err error) {
+	for _, x := range o {
+		x.Polled(err)
+	}
+}
+
+func (o observers) Claimed(q string, n int, took time.Duration) {
+	for _, x := range o {
+		x.Claimed(q, n, took)
+	}
+}
+
+func (o observers) Finished(job *queue.JobRow, state queue.State, wait, run time.Duration) {
+	for _, x := range o {
+		x.Finished(job, state, wait, run)
+	}
+}

@@ -1,0 +1,30 @@
+-- The benchmark's own statements (package bench/internal/benchdb): the floor loop —
+-- the simplest possible SKIP LOCKED claim and completion — and housekeeping.
+
+-- name: FloorClaim :many
+SELECT id FROM iactq_jobs
+WHERE state = 'available' AND queue = sqlc.arg(queue) AND kind = sqlc.arg(kind)
+ORDER BY scheduled_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED;
+
+-- name: FloorMarkRunning :exec
+UPDATE iactq_jobs SET state = 'running', attempt = attempt + 1 WHERE id IN (sqlc.slice(ids));
+
+-- name: FloorComplete :exec
+UPDATE iactq_jobs SET state = 'completed', finished_at = NOW(6) WHERE id IN (sqlc.slice(ids));
+
+-- name: BenchClear :exec
+DELETE FROM iactq_jobs;
+
+-- name: BenchCountState :one
+SELECT COUNT(*) FROM iactq_jobs WHERE state = ?;
+
+-- name: BenchDrainSpan :one
+SELECT CAST(MIN(attempted_at) AS DATETIME(6)) AS first_start, CAST(MAX(finished_at) AS DATETIME(6)) AS last_finish, COUNT(*) AS n
+FROM iactq_jobs WHERE state = 'completed';
+
+-- name: BenchLatencies :many
+SELECT CAST(TIMESTAMPDIFF(MICROSECOND, created_at, attempted_at) AS SIGNED) AS micros
+FROM iactq_jobs WHERE state = 'completed' AND queue = sqlc.arg(queue)
+ORDER BY id;

@@ -1,0 +1,127 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"strings"
+	"time"
+)
+
+// Charts are inline SVG drawn on the server: no chart library, nothing fetched.
+
+// series is one line or bar set of a chart.
+type series struct {
+	name   string
+	class  string // CSS class: its colour
+	values []float64
+}
+
+// chart draws per-minute values over [from, from+n minutes) as stacked bars (bars
+// true) or lines, with a y axis labelled by unit.
+func chart(title string, from time.Time, n int, ss []series, bars bool, unit func(float64) string) template.HTML {
+	const w, h, left, right, top, bottom = 640.0, 180.0, 56.0, 8.0, 22.0, 22.0
+	plotW, plotH := w-left-right, h-top-bottom
+	maxV := 0.0
+	for i := 0; i < n; i++ {
+		stack := 0.0
+		for _, s := range ss {
+			if bars {
+				stack += s.values[i]
+			} else {
+				stack = math.Max(stack, s.values[i])
+			}
+		}
+		maxV = math.Max(maxV, stack)
+	}
+	maxV = niceCeil(maxV)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(title))
+	fmt.Fprintf(&b, `<text class="chart-title" x="%.0f" y="14">%s</text>`, left, template.HTMLEscapeString(title))
+	for i := 0; i <= 4; i++ { // grid and y labels
+		y := top + plotH - plotH*float64(i)/4
+		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, y, w-right, y)
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, template.HTMLEscapeString(unit(maxV*float64(i)/4)))
+	}
+	for i := 0; i < n; i += 15 { // x labels every 15 minutes
+		x := left + plotW*float64(i)/float64(n)
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f">%s</text>`, x, h-6, from.Add(time.Duration(i)*time.Minute).Format("15:04"))
+	}
+	slot := plotW / float64(n)
+	yOf := func(v float64) float64 { return top + plotH - plotH*v/maxV }
+	if bars {
+		for i := 0; i < n; i++ {
+			base := 0.0
+			for _, s := range ss {
+				v := s.values[i]
+				if v <= 0 {
+					continue
+				}
+				fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s %s: %s</title></rect>`,
+					s.class, left+slot*float64(i)+0.5, yOf(base+v), math.Max(slot-1, 1), yOf(base)-yOf(base+v),
+					from.Add(time.Duration(i)*time.Minute).Format("15:04"), s.name, unit(v))
+				base += v
+			}
+		}
+	} else {
+		for _, s := range ss {
+			var pts []string
+			for i := 0; i < n; i++ {
+				if math.IsNaN(s.values[i]) {
+					continue
+				}
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", left+slot*(float64(i)+0.5), yOf(s.values[i])))
+			}
+			if len(pts) > 0 {
+				fmt.Fprintf(&b, `<polyline class="%s" fill="none" points="%s"/>`, s.class, strings.Join(pts, " "))
+			}
+		}
+	}
+	legendW := 0.0 // legend, right-aligned above the plot
+	for _, s := range ss {
+		legendW += 14 + 6.5*float64(len(s.name)) + 12
+	}
+	x := w - right - legendW
+	for _, s := range ss {
+		fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="5" width="10" height="10"/><text class="legend" x="%.1f" y="14">%s</text>`,
+			s.class, x, x+14, template.HTMLEscapeString(s.name))
+		x += 14 + 6.5*float64(len(s.name)) + 12
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) // every piece of text above is escaped or a number
+}
+
+// niceCeil rounds v up to 1, 2 or 5 times a power of ten (at least 1).
+func niceCeil(v float64) float64 {
+	if v <= 1 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if v <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func countUnit(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.1fk", v/1000)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func secondsUnit(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case v < 1:
+		return fmt.Sprintf("%.0fms", v*1000)
+	case v < 120:
+		return fmt.Sprintf("%.1fs", v)
+	case v < 7200:
+		return fmt.Sprintf("%.0fm", v/60)
+	}
+	return fmt.Sprintf("%.1fh", v/3600)
+}
