@@ -43,6 +43,11 @@ func (w *worker) flush(batch []result) {
 	_ = retryForever(ctx, w.log, "record job outcomes", func() error {
 		return w.c.store.inTx(ctx, nil, func(tx dbTx) error { return w.c.recordOutcomes(ctx, tx, batch) })
 	})
+	w.mu.Lock()
+	for _, r := range batch {
+		delete(w.held, r.job.ID)
+	}
+	w.mu.Unlock()
 	for _, r := range batch {
 		w.logOutcome(r)
 		w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)

@@ -22,6 +22,7 @@ func (w *worker) start(job *JobRow, p *producer) {
 	ctx, cancel := context.WithCancel(w.jobsCtx)
 	w.mu.Lock()
 	w.running[job.ID] = cancel
+	w.held[job.ID] = true
 	w.mu.Unlock()
 	w.jobsWG.Add(1)
 	go func() {

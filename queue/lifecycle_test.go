@@ -407,9 +407,7 @@ func TestPerKindTimeoutAndPanicsAreRecordedAndRetried(t *testing.T) {
 		return ctx.Err()
 	}), queue.WithTimeout(50*time.Millisecond))
 	queue.Register(reg, queue.WorkFunc[panicArgs](func(context.Context, *queue.Job[panicArgs]) error {
-		var m map[string]int
-		m["boom"]++ // a nil-map panic
-		return nil
+		panic(fmt.Sprintf("report %d has no rows", 7))
 	}))
 	c, err := queue.NewClient(db.DB, reg, queue.Config{PollInterval: 5 * time.Millisecond, Retry: queue.RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}}, zerolog.Nop())
 	if err != nil {
@@ -425,7 +423,27 @@ func TestPerKindTimeoutAndPanicsAreRecordedAndRetried(t *testing.T) {
 	}
 	errs := panicked.AttemptErrors()
 	if panicked.State != queue.StateDiscarded || panicked.Attempt != 3 || len(errs) != 3 ||
-		!strings.Contains(errs[0].Error, "panic: assignment to entry in nil map") || !strings.Contains(errs[0].Error, "lifecycle_test.go") {
+		!strings.Contains(errs[0].Error, "panic: report 7 has no rows") || !strings.Contains(errs[0].Error, "lifecycle_test.go") {
 		t.Errorf("panicking job: %s after %d attempts, errors %s", panicked.State, panicked.Attempt, panicked.Errors)
+	}
+}
+
+// A claim's COMMIT can take effect while its answer is lost with the connection: the
+// worker retries and never starts those jobs. It finds and releases them.
+func TestWorkerReleasesClaimsItDoesNotKnow(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	b.startWorker(t)
+	var workerID int64
+	for start := time.Now(); b.db.DB.QueryRow(`SELECT id FROM iactq_workers`).Scan(&workerID) != nil; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("worker did not register")
+		}
+	}
+	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind, state, attempt, claimed_by, attempted_at) VALUES ('test', 'running', 1, ?, NOW(6) - INTERVAL 1 MINUTE)`, workerID)
+	id, _ := res.LastInsertId()
+	j := b.waitState(t, id, queue.StateCompleted)
+	if j.Attempt != 1 {
+		t.Fatalf("released job completed on attempt %d, want 1 (the lost claim spent none)", j.Attempt)
 	}
 }

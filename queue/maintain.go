@@ -18,7 +18,7 @@ func (w *worker) runMaintenance(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rescueEvery := max(w.c.cfg.RescueAfter/3, time.Second)
-	var lastRescue, lastHeal time.Time
+	var lastRescue, lastHeal, lastReconcile time.Time
 	for {
 		w.chore(ctx, "refresh paused queues", w.refreshPaused)
 		w.chore(ctx, "promote due jobs", func(ctx context.Context) error {
@@ -37,6 +37,10 @@ func (w *worker) runMaintenance(ctx context.Context) {
 				_, err := w.c.Rescue(ctx)
 				return err
 			})
+		}
+		if time.Since(lastReconcile) >= 10*time.Second {
+			lastReconcile = time.Now()
+			w.chore(ctx, "release unknown claims", w.releaseUnknownClaims)
 		}
 		if time.Since(lastHeal) >= 10*time.Second {
 			lastHeal = time.Now()
@@ -99,6 +103,35 @@ func (w *worker) stopCancelled(ctx context.Context) error {
 				cancel()
 			}
 			w.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// releaseUnknownClaims puts back jobs the database says this worker runs but it does
+// not: a claim whose COMMIT took effect while the connection died before its answer
+// came back (the claim was then retried and these jobs never started). Jobs claimed
+// in the last few seconds are left alone: they may be on their way to a goroutine.
+func (w *worker) releaseUnknownClaims(ctx context.Context) error {
+	workerID := w.id.Load()
+	rows, err := w.c.store.q.JobRunningClaimedBy(ctx, nullInt64(workerID))
+	if err != nil {
+		return err
+	}
+	cutoff := w.c.now().Add(-10 * time.Second)
+	for _, r := range rows {
+		w.mu.Lock()
+		known := w.held[r.ID]
+		w.mu.Unlock()
+		if known || !r.AttemptedAt.Valid || r.AttemptedAt.Time.After(cutoff) {
+			continue
+		}
+		n, err := w.c.store.q.JobRelease(ctx, dbsqlc.JobReleaseParams{ID: r.ID, Attempt: r.Attempt, WorkerID: nullInt64(workerID)})
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			w.log.Warn().Int64("job_id", r.ID).Msg("released a job claimed by a commit whose answer was lost")
 		}
 	}
 	return nil

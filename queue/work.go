@@ -35,14 +35,12 @@ type worker struct {
 
 	mu      sync.Mutex
 	running map[int64]context.CancelFunc // job id -> cancel of its context
+	held    map[int64]bool               // claimed and not yet recorded: running or in the completer
 
 	paused atomic.Pointer[map[string]bool]
 
 	pollNow  chan struct{} // a wake-up from the binary log
 	binlogOK atomic.Bool   // following the binary log: poll slowly
-
-	// onIdle, when set by tests, is called each time a producer finds no work.
-	onIdle func(queue string)
 }
 
 // producer claims jobs of one queue whenever it has free slots.
@@ -71,6 +69,7 @@ func (c *Client) Work(ctx context.Context) error {
 		producers: map[string]*producer{},
 		results:   make(chan result, 4096),
 		running:   map[int64]context.CancelFunc{},
+		held:      map[int64]bool{},
 		pollNow:   make(chan struct{}, 1),
 	}
 	w.jobsCtx, w.cancelJobs = context.WithCancel(context.WithoutCancel(ctx))
@@ -291,8 +290,6 @@ func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
 	for q, p := range w.producers {
 		if has[q] {
 			p.signal()
-		} else if w.onIdle != nil {
-			w.onIdle(q)
 		}
 	}
 	return len(rows) > 0, nil

@@ -145,3 +145,10 @@ GROUP BY state, queue, kind;
 UPDATE iactq_jobs
 SET state = 'available', attempt = attempt - 1, claimed_by = NULL
 WHERE id IN (sqlc.slice(ids)) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+
+-- JobRunningClaimedBy lists a worker's running jobs, to find any it does not know it
+-- holds (a claim whose COMMIT succeeded while the connection died before the answer).
+-- name: JobRunningClaimedBy :many
+SELECT id, attempt, attempted_at FROM iactq_jobs
+WHERE state = 'running' AND claimed_by = ?
+ORDER BY id;

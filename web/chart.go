@@ -26,6 +26,9 @@ func chart(title string, from time.Time, n int, ss []series, bars bool, unit fun
 	for i := 0; i < n; i++ {
 		stack := 0.0
 		for _, s := range ss {
+			if math.IsNaN(s.values[i]) {
+				continue
+			}
 			if bars {
 				stack += s.values[i]
 			} else {
@@ -91,13 +94,14 @@ func chart(title string, from time.Time, n int, ss []series, bars bool, unit fun
 	return template.HTML(b.String()) // every piece of text above is escaped or a number
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten (at least 1).
+// niceCeil rounds v up to 1, 2, 4, 6 or 8 times a power of ten (at least 1), so that
+// quarters of it are round too.
 func niceCeil(v float64) float64 {
 	if v <= 1 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 2, 4, 6, 8, 10} {
 		if v <= m*p {
 			return m * p
 		}
@@ -107,9 +111,9 @@ func niceCeil(v float64) float64 {
 
 func countUnit(v float64) string {
 	if v >= 1000 {
-		return fmt.Sprintf("%.1fk", v/1000)
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1000), ".0") + "k"
 	}
-	return fmt.Sprintf("%.0f", v)
+	return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0")
 }
 
 func secondsUnit(v float64) string {

@@ -324,7 +324,7 @@ func hourCharts(from time.Time, minutes []queue.RollupMinute) (template.HTML, te
 	through := chart("Jobs finished per minute, last hour", from, n, []series{
 		{"completed", "s-ok", completed}, {"discarded", "s-bad", discarded},
 	}, true, countUnit)
-	latency := chart("Wait and run time per minute (p50, p95), last hour", from, n, []series{
+	latency := chart("Wait and run time, last hour", from, n, []series{
 		{"wait p50", "s-wait50", waitP50}, {"wait p95", "s-wait", waitP95}, {"run p95", "s-run", runP95},
 	}, false, secondsUnit)
 	return through, latency, sum

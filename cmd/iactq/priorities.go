@@ -106,9 +106,10 @@ is due yet.`,
 				if watch {
 					fmt.Fprintf(&b, "%s  every %s, Ctrl-C to stop\n", time.Now().Format("15:04:05"), every)
 				}
+				writeClassCounts(&b, ps, n)
 				writeBacklogSummary(&b, backlog, c.Config().SLAs, time.Now(), color)
 				b.WriteString("\n")
-				writePriorityTable(&b, ps, n, color, width)
+				writePriorityTable(&b, ps, color, width)
 				if watch && tty {
 					// Home, draw over the previous frame, clear what is left of it.
 					frame := strings.ReplaceAll(b.String(), "\n", "\x1b[K\n")
@@ -267,9 +268,8 @@ func writeBacklogSummary(w io.Writer, backlog []queue.Backlog, slas map[string]q
 	tw.Flush()
 }
 
-// writePriorityTable writes the counts per class and the jobs in claim order,
-// coloured by class and cut to width when asked.
-func writePriorityTable(w io.Writer, ps []queue.Priority, limit int, color bool, width int) {
+// writeClassCounts writes how many of the listed jobs each class holds.
+func writeClassCounts(w io.Writer, ps []queue.Priority, limit int) {
 	counts := map[queue.Class]int{}
 	for _, p := range ps {
 		counts[p.Class]++
@@ -279,6 +279,11 @@ func writePriorityTable(w io.Writer, ps []queue.Priority, limit int, color bool,
 		more = fmt.Sprintf("  (first %d; --limit shows more)", limit)
 	}
 	fmt.Fprintf(w, "OVERDUE %d  URGENT %d  NORMAL %d%s\n", counts[queue.ClassOverdue], counts[queue.ClassUrgent], counts[queue.ClassNormal], more)
+}
+
+// writePriorityTable writes the jobs in claim order, coloured by class and cut to
+// width when asked.
+func writePriorityTable(w io.Writer, ps []queue.Priority, color bool, width int) {
 	if len(ps) == 0 {
 		fmt.Fprintln(w, "no jobs waiting")
 		return
@@ -402,4 +407,3 @@ func explainJSON(e *queue.Explanation, now time.Time) map[string]any {
 	}
 	return m
 }
-

@@ -135,10 +135,12 @@ usage or invalid input, in which case nothing was written.`,
 		a.workersCmd(),
 		a.configCmd(),
 		a.benchCmd(),
-		a.reportsCmd(), // cmd/iactq/reports.go
-		a.demoCmd(),    // cmd/iactq/reports.go (the IVR demo data)
-		a.deploysCmd(), // cmd/iactq/deploys.go
-		a.doraCmd(),    // cmd/iactq/deploys.go
+		a.dashboardCmd(), // cmd/iactq/dashboard.go
+		a.slaCmd(),       // cmd/iactq/sla.go
+		a.reportsCmd(),   // cmd/iactq/reports.go
+		a.demoCmd(),      // cmd/iactq/reports.go (the IVR demo data)
+		a.deploysCmd(),   // cmd/iactq/deploys.go
+		a.doraCmd(),      // cmd/iactq/deploys.go
 	)
 	return root
 }

@@ -821,6 +821,43 @@ func (q *Queries) JobRetry(ctx context.Context, arg JobRetryParams) (int64, erro
 	return result.RowsAffected()
 }
 
+const jobRunningClaimedBy = `-- name: JobRunningClaimedBy :many
+SELECT id, attempt, attempted_at FROM iactq_jobs
+WHERE state = 'running' AND claimed_by = ?
+ORDER BY id
+`
+
+type JobRunningClaimedByRow struct {
+	ID          int64
+	Attempt     int32
+	AttemptedAt sql.NullTime
+}
+
+// JobRunningClaimedBy lists a worker's running jobs, to find any it does not know it
+// holds (a claim whose COMMIT succeeded while the connection died before the answer).
+func (q *Queries) JobRunningClaimedBy(ctx context.Context, claimedBy sql.NullInt64) ([]JobRunningClaimedByRow, error) {
+	rows, err := q.db.QueryContext(ctx, jobRunningClaimedBy, claimedBy)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []JobRunningClaimedByRow
+	for rows.Next() {
+		var i JobRunningClaimedByRow
+		if err := rows.Scan(&i.ID, &i.Attempt, &i.AttemptedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const jobRunningOfWorker = `-- name: JobRunningOfWorker :many
 SELECT id, state FROM iactq_jobs WHERE id IN (/*SLICE:ids*/?)
 `
