@@ -120,6 +120,18 @@ func (c *Client) ValidateInsert(ps ...InsertParams) error {
 
 // Insert enqueues one job and returns its id.
 func (c *Client) Insert(ctx context.Context, p InsertParams) (InsertResult, error) {
+	if p.UniqueKey == "" {
+		// One statement, autocommitted: no transaction round trips.
+		row, err := c.prepare(p)
+		if err != nil {
+			return InsertResult{}, err
+		}
+		id, err := c.store.q.JobInsert(ctx, row)
+		if err != nil {
+			return InsertResult{}, fmt.Errorf("insert job: %w", err)
+		}
+		return InsertResult{ID: id}, nil
+	}
 	res, err := c.InsertMany(ctx, []InsertParams{p})
 	if err != nil {
 		return InsertResult{}, err
