@@ -19,6 +19,8 @@ GENERATED   := queue/internal/dbsqlc jobs/internal/jobsdb bench/internal/benchdb
 # Extra `go test` flags, e.g. make test TEST_FLAGS='-run TestClaim -v'; TEST_PKGS narrows.
 TEST_FLAGS ?=
 TEST_PKGS  ?= ./...
+# Where `make run` serves the dashboard and /metrics (127.0.0.1 only).
+RUN_HTTP ?= 127.0.0.1:8377
 # Extra `iactq bench` flags, e.g. make bench BENCH_FLAGS=--quick.
 BENCH_FLAGS ?=
 
@@ -99,7 +101,8 @@ run: build ## build, start a private MariaDB (unless IACTQ_DSN is set), migrate,
 	cat scripts/demo/*.jsonl | IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
 	echo "watch: bin/iactq jobs list | bin/iactq messages --to demo | bin/iactq reports list | bin/iactq deploys (with the DSN: set -a; . .iactq/run/env; set +a)"; \
 	export IACTQ_DSN=$$worker_dsn IACTQ_BINLOG_DSN="$${IACTQ_BINLOG_DSN:-}"; \
-	exec $(BIN) work --log-format console
+	echo "dashboard, /metrics, /healthz: http://$(RUN_HTTP)/"; \
+	exec $(BIN) work --log-format console --http $(RUN_HTTP)
 
 bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench); BENCH_FLAGS=--quick for a short run
 	@scripts/db.sh up bench >/dev/null; \
