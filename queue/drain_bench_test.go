@@ -1,0 +1,88 @@
+package queue_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/iact/iactq/queue"
+	"github.com/iact/iactq/queue/queuetest"
+)
+
+// BenchmarkDrain measures an in-process worker draining b.N pre-inserted jobs of a
+// kind that does nothing, at a few concurrencies: the engine's own overhead per job
+// (claim, dispatch, completion), with a profile a go test -cpuprofile can take.
+//
+//	make test TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench Drain -benchtime 20000x'
+func BenchmarkDrain(b *testing.B) {
+	for _, concurrency := range []int{100, 500} {
+		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
+			db := queuetest.New(b)
+			reg := queue.NewRegistry()
+			queue.Register(reg, queue.WorkFunc[testArgs](func(context.Context, *queue.Job[testArgs]) error { return nil }))
+			obs := &countingObserver{}
+			c, err := queue.NewClient(db.DB, reg, queue.Config{Queues: map[string]int{"default": concurrency}, PollInterval: 10 * time.Millisecond, Observer: obs}, zerolog.Nop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			for done := 0; done < b.N; {
+				n := min(1000, b.N-done)
+				ps := make([]queue.InsertParams, n)
+				for i := range ps {
+					ps[i] = queue.InsertParams{Kind: "test", Args: json.RawMessage(`{}`)}
+				}
+				if _, err := c.InsertMany(ctx, ps); err != nil {
+					b.Fatal(err)
+				}
+				done += n
+			}
+			b.ResetTimer()
+			workCtx, cancel := context.WithCancel(ctx)
+			stopped := make(chan struct{})
+			go func() { defer close(stopped); _ = c.Work(workCtx) }()
+			for {
+				var n int
+				if err := db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`).Scan(&n); err != nil {
+					b.Fatal(err)
+				}
+				if n == b.N {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.StopTimer()
+			cancel()
+			<-stopped
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+			obs.mu.Lock()
+			defer obs.mu.Unlock()
+			if obs.claims > 0 {
+				b.ReportMetric(float64(obs.claimed)/float64(obs.claims), "jobs/claim")
+				b.ReportMetric(float64(obs.claimTime.Microseconds())/float64(obs.claims)/1000, "ms/claim")
+			}
+		})
+	}
+}
+
+// countingObserver counts claims, for the benchmark's report.
+type countingObserver struct {
+	queue.NopObserver
+	mu        sync.Mutex
+	claims    int
+	claimed   int
+	claimTime time.Duration
+}
+
+func (o *countingObserver) Claimed(_ string, n int, took time.Duration) {
+	o.mu.Lock()
+	o.claims++
+	o.claimed += n
+	o.claimTime += took
+	o.mu.Unlock()
+}
