@@ -110,6 +110,7 @@ bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench);
 	IACTQ_DSN="$$IACTQ_ADMIN_DSN" IACTQ_BINLOG_DSN="$$IACTQ_BINLOG_DSN" $(BIN) bench $(BENCH_FLAGS)
 
 test: build ## all tests (unit + integration, -race) against a private MariaDB (.iactq/test), stopped afterwards
+	@scripts/test-deps.sh
 	@trap 'scripts/db.sh down test >/dev/null 2>&1 || true' EXIT; \
 	scripts/db.sh up test >/dev/null; \
 	. .iactq/test/env; \

@@ -62,7 +62,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 			var candidates []dbsqlc.IactqJob
 			for _, r := range ranges {
 				rows, err := tx.JobClaimRange(ctx, dbsqlc.JobClaimRangeParams{
-					Queue: queue, Kind: r.kind, FromAt: r.from, ToAt: r.to, Limit: int32(need),
+					Queue: queue, Kind: r.kind, FromAt: nullTime(r.from), ToAt: r.to, Limit: int32(need),
 				})
 				if err != nil {
 					return fmt.Errorf("claim %s jobs: %w", r.kind, err)

@@ -40,9 +40,21 @@ func (w *worker) runCompleter() {
 // takes it: an outcome is never dropped.
 func (w *worker) flush(batch []result) {
 	ctx := context.Background()
-	_ = retryForever(ctx, w.log, "record job outcomes", func() error {
-		return w.c.store.inTx(ctx, nil, func(tx dbTx) error { return w.c.recordOutcomes(ctx, tx, batch) })
-	})
+	// Completions with nothing else to write are one guarded UPDATE per claim, each
+	// correct alone: no transaction needed. The rest (failures, messages, follow-ups,
+	// next occurrences) go together in one transaction.
+	plain, rest := splitPlain(batch)
+	for k, ids := range plain {
+		_ = retryForever(ctx, w.log, "record job completions", func() error {
+			_, err := w.c.store.q.JobCompleteMany(ctx, completeParams(ids, k, w.c.now()))
+			return err
+		})
+	}
+	if len(rest) > 0 {
+		_ = retryForever(ctx, w.log, "record job outcomes", func() error {
+			return w.c.store.inTx(ctx, nil, func(tx dbTx) error { return w.c.recordOutcomes(ctx, tx, rest) })
+		})
+	}
 	w.mu.Lock()
 	for _, r := range batch {
 		delete(w.held, r.job.ID)
@@ -83,6 +95,27 @@ func (w *worker) logOutcome(r result) {
 	}
 }
 
+// isPlain tells whether r is a completion with nothing else to write.
+func (r result) isPlain() bool {
+	return !r.release && r.err == nil && r.job.RequestedBy == "" && r.job.ScheduleName == "" &&
+		len(r.out.messages) == 0 && len(r.out.then) == 0
+}
+
+// splitPlain separates plain completions, grouped by claim, from the other outcomes.
+func splitPlain(batch []result) (map[claimKey][]int64, []result) {
+	plain := map[claimKey][]int64{}
+	var rest []result
+	for _, r := range batch {
+		if r.isPlain() {
+			k := claimKey{attempt: r.job.Attempt, worker: r.job.ClaimedBy}
+			plain[k] = append(plain[k], r.job.ID)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	return plain, rest
+}
+
 type claimKey struct {
 	attempt int
 	worker  int64
@@ -106,7 +139,7 @@ func (c *Client) recordOutcomes(ctx context.Context, tx dbTx, batch []result) er
 			if err := c.recordFailure(ctx, tx, r.job, r.err, now); err != nil {
 				return err
 			}
-		case r.job.RequestedBy == "" && r.job.ScheduleName == "" && len(r.out.messages) == 0 && len(r.out.then) == 0:
+		case r.isPlain():
 			plain[k] = append(plain[k], r.job.ID)
 		default:
 			withEffects[k] = append(withEffects[k], r)

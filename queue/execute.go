@@ -49,6 +49,11 @@ func (w *worker) execute(ctx context.Context, job *JobRow) result {
 		res.err = Permanentf("unknown kind %q: no worker runs it", job.Kind)
 		return res
 	}
+	if len(job.Args) > w.c.cfg.MaxArgsBytes {
+		// Inserted with plain SQL past the limit the API enforces.
+		res.err = Permanentf("args are %d bytes, over the limit of %d (max_args_bytes)", len(job.Args), w.c.cfg.MaxArgsBytes)
+		return res
+	}
 	args, err := entry.decode(job.Args)
 	if err != nil {
 		res.err = Permanentf("invalid args: %v", err)

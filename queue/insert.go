@@ -35,8 +35,11 @@ type InsertResult struct {
 	Duplicate bool
 }
 
-// maxTimestamp is the last instant a TIMESTAMP column holds.
-var maxTimestamp = time.Date(2038, 1, 19, 3, 14, 7, 0, time.UTC)
+// minTime and maxTimestamp are the first and last instants a TIMESTAMP column holds.
+var (
+	minTime      = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)
+	maxTimestamp = time.Date(2038, 1, 19, 3, 14, 7, 0, time.UTC)
+)
 
 // insertRow is a validated job, ready for the database.
 type insertRow = dbsqlc.JobInsertParams

@@ -71,7 +71,7 @@ func (s SLA) ClassAt(dueSince, now time.Time) Class {
 }
 
 // classRange is the half-open range [from, to) of first-due times that puts a job of
-// this SLA in class c at time now.
+// this SLA in class c at time now. The OVERDUE range has no lower bound (zero from).
 func (s SLA) classRange(c Class, now time.Time) (from, to time.Time) {
 	// A job is in a class when its age is strictly over the threshold, so the
 	// boundaries are exclusive on the old side: age > d  <=>  due < now-d.
@@ -79,13 +79,10 @@ func (s SLA) classRange(c Class, now time.Time) (from, to time.Time) {
 	urgentBefore := now.Add(-s.Urgent)
 	switch c {
 	case ClassOverdue:
-		return minTime, overdueBefore
+		return time.Time{}, overdueBefore
 	case ClassUrgent:
 		return overdueBefore, urgentBefore
 	default:
 		return urgentBefore, now.Add(time.Microsecond)
 	}
 }
-
-// minTime is before any TIMESTAMP value.
-var minTime = time.Date(1970, 1, 1, 0, 0, 1, 0, time.UTC)

@@ -338,7 +338,8 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
-	var lastClaim time.Time
+	var lastClaim, headsAt time.Time
+	var heads []dbsqlc.JobClaimHeadsRow
 	for {
 		select {
 		case <-ctx.Done():
@@ -362,9 +363,17 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				break
 			}
 			lastClaim = time.Now()
-			heads, err := w.c.store.q.JobClaimHeads(ctx, p.queue)
-			if err == nil && len(heads) == 0 {
-				break
+			// The heads (oldest job per kind) say which ranges to read. After a claim
+			// that got all it asked for, work is plainly there: the same heads serve
+			// again for up to a second, saving a query per claim under load.
+			var err error
+			if heads == nil || time.Since(headsAt) > time.Second {
+				heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue)
+				headsAt = time.Now()
+				if err == nil && len(heads) == 0 {
+					heads = nil
+					break
+				}
 			}
 			var jobs []*JobRow
 			if err == nil {
@@ -372,6 +381,9 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, free, heads)
 				if err == nil && len(jobs) > 0 {
 					w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
+				}
+				if err != nil || len(jobs) < free {
+					heads = nil // look again next time
 				}
 			}
 			if err != nil {

@@ -25,18 +25,22 @@ GROUP BY state, queue, kind;
 -- JobClaimRange locks up to n available jobs of one kind whose age puts them in one SLA
 -- class: a range of iactq_jobs_claim read in (scheduled_at, id) order, so the LIMIT
 -- stops the scan (no sort of the backlog). SKIP LOCKED steps over rows other claimers
--- hold, so claimers never wait on each other.
+-- hold, so claimers never wait on each other. The OVERDUE range has no lower bound
+-- (from_at NULL, folded away by the optimizer), so that even a zero date inserted by a
+-- lax session is claimed.
 -- name: JobClaimRange :many
 SELECT * FROM iactq_jobs
 WHERE state = 'available' AND queue = sqlc.arg(queue) AND kind = sqlc.arg(kind)
-  AND scheduled_at >= sqlc.arg(from_at) AND scheduled_at < sqlc.arg(to_at)
+  AND (sqlc.narg(from_at) IS NULL OR scheduled_at >= sqlc.narg(from_at)) AND scheduled_at < sqlc.arg(to_at)
 ORDER BY scheduled_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED;
 
+-- A row inserted by hand with attempt at INT's maximum must not make the claim of
+-- the whole queue fail on an overflow: the attempt is capped.
 -- name: JobMarkRunning :exec
 UPDATE iactq_jobs
-SET state = 'running', attempt = attempt + 1, attempted_at = sqlc.arg(now), claimed_by = sqlc.arg(worker_id)
+SET state = 'running', attempt = LEAST(attempt, 2147483646) + 1, attempted_at = sqlc.arg(now), claimed_by = sqlc.arg(worker_id)
 WHERE id IN (sqlc.slice(ids));
 
 -- Final writes are guarded by the claim: only while the job is still running, by this

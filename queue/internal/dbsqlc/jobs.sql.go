@@ -121,7 +121,7 @@ func (q *Queries) JobClaimHeadsAll(ctx context.Context, queues []string) ([]JobC
 const jobClaimRange = `-- name: JobClaimRange :many
 SELECT id, kind, queue, args, state, attempt, max_attempts, created_at, scheduled_at, available_at, attempted_at, finished_at, errors, unique_key, requested_by, schedule_name, claimed_by, unique_live_key FROM iactq_jobs
 WHERE state = 'available' AND queue = ? AND kind = ?
-  AND scheduled_at >= ? AND scheduled_at < ?
+  AND (? IS NULL OR scheduled_at >= ?) AND scheduled_at < ?
 ORDER BY scheduled_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED
@@ -130,7 +130,7 @@ FOR UPDATE SKIP LOCKED
 type JobClaimRangeParams struct {
 	Queue  string
 	Kind   string
-	FromAt time.Time
+	FromAt sql.NullTime
 	ToAt   time.Time
 	Limit  int32
 }
@@ -138,11 +138,14 @@ type JobClaimRangeParams struct {
 // JobClaimRange locks up to n available jobs of one kind whose age puts them in one SLA
 // class: a range of iactq_jobs_claim read in (scheduled_at, id) order, so the LIMIT
 // stops the scan (no sort of the backlog). SKIP LOCKED steps over rows other claimers
-// hold, so claimers never wait on each other.
+// hold, so claimers never wait on each other. The OVERDUE range has no lower bound
+// (from_at NULL, folded away by the optimizer), so that even a zero date inserted by a
+// lax session is claimed.
 func (q *Queries) JobClaimRange(ctx context.Context, arg JobClaimRangeParams) ([]IactqJob, error) {
 	rows, err := q.db.QueryContext(ctx, jobClaimRange,
 		arg.Queue,
 		arg.Kind,
+		arg.FromAt,
 		arg.FromAt,
 		arg.ToAt,
 		arg.Limit,
@@ -643,7 +646,7 @@ func (q *Queries) JobMakeAvailable(ctx context.Context, ids []int64) (int64, err
 
 const jobMarkRunning = `-- name: JobMarkRunning :exec
 UPDATE iactq_jobs
-SET state = 'running', attempt = attempt + 1, attempted_at = ?, claimed_by = ?
+SET state = 'running', attempt = LEAST(attempt, 2147483646) + 1, attempted_at = ?, claimed_by = ?
 WHERE id IN (/*SLICE:ids*/?)
 `
 
@@ -653,6 +656,8 @@ type JobMarkRunningParams struct {
 	Ids      []int64
 }
 
+// A row inserted by hand with attempt at INT's maximum must not make the claim of
+// the whole queue fail on an overflow: the attempt is capped.
 func (q *Queries) JobMarkRunning(ctx context.Context, arg JobMarkRunningParams) error {
 	query := jobMarkRunning
 	var queryParams []interface{}
