@@ -143,18 +143,17 @@ func (c *Client) Promote(ctx context.Context) (int, error) {
 	const batch = 1000
 	total := 0
 	for {
-		var n int
-		err := c.store.inTx(ctx, nil, func(tx dbTx) error {
-			ids, err := tx.JobDueIDs(ctx, dbsqlc.JobDueIDsParams{Now: nullTime(c.now()), Limit: batch})
-			if err != nil || len(ids) == 0 {
-				return err
-			}
-			n = len(ids)
-			_, err = tx.JobMakeAvailable(ctx, ids)
-			return err
-		})
+		// No transaction: when nothing is due (the usual case) this is one query, and
+		// the update is guarded by state, so two promoters cannot undo each other.
+		ids, err := c.store.q.JobDueIDs(ctx, dbsqlc.JobDueIDsParams{Now: nullTime(c.now()), Limit: batch})
 		if err != nil {
 			return total, fmt.Errorf("promote jobs: %w", err)
+		}
+		n := len(ids)
+		if n > 0 {
+			if _, err := c.store.q.JobMakeAvailable(ctx, ids); err != nil {
+				return total, fmt.Errorf("promote jobs: %w", err)
+			}
 		}
 		total += n
 		if n < batch {

@@ -66,7 +66,8 @@ SET state = sqlc.arg(new_state),
 WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
 
 -- JobDueIDs finds scheduled and retryable jobs whose time has come; they are then
--- promoted by primary key (updating a secondary-index range invites deadlocks).
+-- promoted by primary key (updating a secondary-index range invites deadlocks). SKIP
+-- LOCKED: rows a claim or another promoter holds are left for the next round.
 -- name: JobDueIDs :many
 SELECT id FROM iactq_jobs
 WHERE state IN ('scheduled', 'retryable') AND available_at <= sqlc.arg(now)

@@ -271,7 +271,8 @@ type JobDueIDsParams struct {
 }
 
 // JobDueIDs finds scheduled and retryable jobs whose time has come; they are then
-// promoted by primary key (updating a secondary-index range invites deadlocks).
+// promoted by primary key (updating a secondary-index range invites deadlocks). SKIP
+// LOCKED: rows a claim or another promoter holds are left for the next round.
 func (q *Queries) JobDueIDs(ctx context.Context, arg JobDueIDsParams) ([]int64, error) {
 	rows, err := q.db.QueryContext(ctx, jobDueIDs, arg.Now, arg.Limit)
 	if err != nil {
