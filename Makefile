@@ -21,10 +21,12 @@ TEST_FLAGS ?=
 TEST_PKGS  ?= ./...
 # Where `make run` serves the dashboard and /metrics (127.0.0.1 only).
 RUN_HTTP ?= 127.0.0.1:8377
+# Extra flags of the fault-injection runner, e.g. make chaos CHAOS_FLAGS=--short.
+CHAOS_FLAGS ?=
 # Extra `iactq bench` flags, e.g. make bench BENCH_FLAGS=--quick.
 BENCH_FLAGS ?=
 
-.PHONY: help build generate verify lint fmt test run bench db-up db-down db-status tools clean
+.PHONY: help build generate verify lint fmt test run bench chaos db-up db-down db-status tools clean
 
 help: ## show this help
 	@echo "usage: make TARGET"
@@ -108,6 +110,9 @@ bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench);
 	@scripts/db.sh up bench >/dev/null; \
 	. .iactq/bench/env; \
 	IACTQ_DSN="$$IACTQ_ADMIN_DSN" IACTQ_BINLOG_DSN="$$IACTQ_BINLOG_DSN" $(BIN) bench $(BENCH_FLAGS)
+
+chaos: build ## fault injection (crashing workers, the database going away, contention) on private servers; CHAOS_FLAGS=--short for the short run
+	go run ./chaos/cmd --bin $(BIN) --root $(CURDIR) $(CHAOS_FLAGS)
 
 test: build ## all tests (unit + integration, -race) against a private MariaDB (.iactq/test), stopped afterwards
 	@scripts/test-deps.sh

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,9 @@ import (
 
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
+
+// sessionIdleTimeout is the server's wait_timeout for iactq's sessions.
+const sessionIdleTimeout = 20 * time.Second
 
 // ErrNotFound is returned when a job, queue or schedule does not exist.
 var ErrNotFound = errors.New("not found")
@@ -34,6 +38,7 @@ func OpenDB(dsn string) (*sql.DB, error) {
 	db.SetMaxOpenConns(50)
 	db.SetMaxIdleConns(50)
 	db.SetConnMaxLifetime(30 * time.Minute)
+	db.SetConnMaxIdleTime(sessionIdleTimeout / 2)
 	return db, nil
 }
 
@@ -50,6 +55,13 @@ func ParseDSN(dsn string) (*mysql.Config, error) {
 		cfg.Params = map[string]string{}
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
+	// A session idle this long is closed by the server, rolling back its open
+	// transaction: a worker process paused in the middle of a claim (SIGSTOP, a frozen
+	// VM) cannot hold its locks, and so its jobs, for longer. It must stay under the
+	// rescue delay (30 s by default); the pool drops idle connections before this.
+	if _, set := cfg.Params["wait_timeout"]; !set {
+		cfg.Params["wait_timeout"] = strconv.Itoa(int(sessionIdleTimeout / time.Second))
+	}
 	// The driver would print its own lines to stderr; iactq logs the errors it returns.
 	cfg.Logger = mysql.Logger(log.New(io.Discard, "", 0))
 	if cfg.Timeout == 0 {
@@ -98,7 +110,7 @@ type dbTx struct {
 }
 
 func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
-	const maxTries = 6
+	const maxTries = 10
 	var err error
 	for try := 1; ; try++ {
 		err = s.inTxOnce(ctx, opts, fn)

@@ -166,16 +166,22 @@ func (c *Client) Promote(ctx context.Context) (int, error) {
 // and puts their running jobs back in the queue (or discards them when their attempts
 // are spent). It returns how many jobs it rescued.
 func (c *Client) Rescue(ctx context.Context) (int, error) {
-	stale, err := c.store.q.WorkerStale(ctx, int64(c.cfg.RescueAfter/time.Second))
-	if err != nil {
-		return 0, fmt.Errorf("find stale workers: %w", err)
-	}
-	for _, id := range stale {
-		// Deleting the row waits for any claim of that worker in progress (the claim
-		// locks it); afterwards the worker can claim nothing more under this id.
-		if _, err := c.store.q.WorkerDelete(ctx, id); err != nil {
-			return 0, fmt.Errorf("remove dead worker %d: %w", id, err)
+	var dead []int64
+	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
+		ids, err := tx.WorkerLockStale(ctx, int64(c.cfg.RescueAfter/time.Second))
+		if err != nil || len(ids) == 0 {
+			return err
 		}
+		dead = ids
+		// The claim of a worker locks its row first: holding these rows, no claim
+		// of theirs is in progress, and none can follow under these ids.
+		_, err = tx.WorkerDeleteMany(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("remove dead workers: %w", err)
+	}
+	for _, id := range dead {
 		c.log.Warn().Int64("worker_id", id).Msg("worker stopped heart-beating; declared dead")
 	}
 	orphans, err := c.store.q.JobOrphaned(ctx, 1000)

@@ -2,8 +2,12 @@
 INSERT INTO iactq_jobs (kind, queue, args, state, max_attempts, scheduled_at, available_at, unique_key, requested_by, schedule_name)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
 
+-- JobGetLiveByUniqueKey finds the live job holding a unique key after an insert hit
+-- it. A locking read: it sees the latest committed holder (a plain read in a
+-- REPEATABLE READ transaction would see the transaction's older snapshot and miss it),
+-- and keeps it live until this transaction ends.
 -- name: JobGetLiveByUniqueKey :one
-SELECT id FROM iactq_jobs WHERE unique_live_key = ?;
+SELECT id FROM iactq_jobs WHERE unique_live_key = ? LOCK IN SHARE MODE;
 
 -- name: JobGet :one
 SELECT * FROM iactq_jobs WHERE id = ?;

@@ -7,13 +7,21 @@ INSERT INTO iactq_workers (host, pid, queues) VALUES (?, ?, ?);
 -- name: WorkerTouch :execrows
 UPDATE iactq_workers SET heartbeat_at = NOW(6) WHERE id = ?;
 
--- name: WorkerStale :many
-SELECT id FROM iactq_workers
-WHERE heartbeat_at < NOW(6) - INTERVAL sqlc.arg(stale_seconds) SECOND
-ORDER BY id;
-
 -- name: WorkerDelete :execrows
 DELETE FROM iactq_workers WHERE id = ?;
+
+-- WorkerLockStale locks the stale workers that can be locked now. A worker whose own
+-- claim transaction still holds its row (a process paused mid-claim) is skipped, not
+-- waited for: the server ends that transaction (wait_timeout) and a later round
+-- declares it dead.
+-- name: WorkerLockStale :many
+SELECT id FROM iactq_workers
+WHERE heartbeat_at < NOW(6) - INTERVAL sqlc.arg(stale_seconds) SECOND
+ORDER BY id
+FOR UPDATE SKIP LOCKED;
+
+-- name: WorkerDeleteMany :execrows
+DELETE FROM iactq_workers WHERE id IN (sqlc.slice(ids));
 
 -- name: WorkerList :many
 SELECT id, host, pid, queues, started_at, heartbeat_at,

@@ -395,9 +395,13 @@ func (q *Queries) JobGetForUpdate(ctx context.Context, id int64) (IactqJob, erro
 }
 
 const jobGetLiveByUniqueKey = `-- name: JobGetLiveByUniqueKey :one
-SELECT id FROM iactq_jobs WHERE unique_live_key = ?
+SELECT id FROM iactq_jobs WHERE unique_live_key = ? LOCK IN SHARE MODE
 `
 
+// JobGetLiveByUniqueKey finds the live job holding a unique key after an insert hit
+// it. A locking read: it sees the latest committed holder (a plain read in a
+// REPEATABLE READ transaction would see the transaction's older snapshot and miss it),
+// and keeps it live until this transaction ends.
 func (q *Queries) JobGetLiveByUniqueKey(ctx context.Context, uniqueLiveKey sql.NullString) (int64, error) {
 	row := q.db.QueryRowContext(ctx, jobGetLiveByUniqueKey, uniqueLiveKey)
 	var id int64

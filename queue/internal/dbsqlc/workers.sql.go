@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,28 @@ DELETE FROM iactq_workers WHERE id = ?
 
 func (q *Queries) WorkerDelete(ctx context.Context, id int64) (int64, error) {
 	result, err := q.db.ExecContext(ctx, workerDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const workerDeleteMany = `-- name: WorkerDeleteMany :execrows
+DELETE FROM iactq_workers WHERE id IN (/*SLICE:ids*/?)
+`
+
+func (q *Queries) WorkerDeleteMany(ctx context.Context, ids []int64) (int64, error) {
+	query := workerDeleteMany
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.db.ExecContext(ctx, query, queryParams...)
 	if err != nil {
 		return 0, err
 	}
@@ -98,14 +121,19 @@ func (q *Queries) WorkerList(ctx context.Context) ([]WorkerListRow, error) {
 	return items, nil
 }
 
-const workerStale = `-- name: WorkerStale :many
+const workerLockStale = `-- name: WorkerLockStale :many
 SELECT id FROM iactq_workers
 WHERE heartbeat_at < NOW(6) - INTERVAL ? SECOND
 ORDER BY id
+FOR UPDATE SKIP LOCKED
 `
 
-func (q *Queries) WorkerStale(ctx context.Context, staleSeconds interface{}) ([]int64, error) {
-	rows, err := q.db.QueryContext(ctx, workerStale, staleSeconds)
+// WorkerLockStale locks the stale workers that can be locked now. A worker whose own
+// claim transaction still holds its row (a process paused mid-claim) is skipped, not
+// waited for: the server ends that transaction (wait_timeout) and a later round
+// declares it dead.
+func (q *Queries) WorkerLockStale(ctx context.Context, staleSeconds interface{}) ([]int64, error) {
+	rows, err := q.db.QueryContext(ctx, workerLockStale, staleSeconds)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,196 @@
+package chaos
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// fleet runs `iactq work` processes that share a config file and a journal.
+type fleet struct {
+	bin, dir, config, journal string
+	env                       []string // IACTQ_DSN and friends
+
+	mu    sync.Mutex
+	procs []*proc
+	seq   int
+}
+
+// proc is one worker process.
+type proc struct {
+	cmd  *exec.Cmd
+	pid  int
+	log  string
+	done chan struct{} // closed when it exited
+	err  error         // its exit status, once done
+	// expectExit is set before the fleet kills or stops it on purpose.
+	expectExit atomic.Bool
+}
+
+func newFleet(bin, dir, config string, env ...string) (*fleet, error) {
+	f := &fleet{bin: bin, dir: dir, config: filepath.Join(dir, "iactq.yaml"), journal: filepath.Join(dir, "journal.jsonl"), env: env}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(f.config, []byte(config), 0o600); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *fleet) start() (*proc, error) {
+	f.mu.Lock()
+	f.seq++
+	logPath := filepath.Join(f.dir, fmt.Sprintf("worker-%03d.log", f.seq))
+	f.mu.Unlock()
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(f.bin, "work")
+	cmd.Env = append(withoutIACTQ(os.Environ()), f.env...)
+	cmd.Env = append(cmd.Env, "IACTQ_CONFIG="+f.config, "IACTQ_EXEC_LOG="+f.journal)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = procAttr()
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s work: %w", f.bin, err)
+	}
+	p := &proc{cmd: cmd, pid: cmd.Process.Pid, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	f.mu.Lock()
+	f.procs = append(f.procs, p)
+	f.mu.Unlock()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// kill SIGKILLs p and waits for it.
+func (p *proc) kill() {
+	p.expectExit.Store(true)
+	_ = p.signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// live returns the processes still running.
+func (f *fleet) live() []*proc {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*proc
+	for _, p := range f.procs {
+		if !p.exited() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unexpectedExits lists the processes that exited without being killed on purpose.
+func (f *fleet) unexpectedExits() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, p := range f.procs {
+		if p.exited() && !p.expectExit.Load() {
+			out = append(out, fmt.Sprintf("worker pid %d exited: %v (log %s)", p.pid, p.err, p.log))
+		}
+	}
+	return out
+}
+
+// stop sends SIGTERM to every live process (SIGCONT first, in case one is
+// paused) and waits up to timeout for them; it returns the ones that failed to exit
+// cleanly. Processes still there after the timeout are killed.
+func (f *fleet) stop(timeout time.Duration) []string {
+	var bad []string
+	procs := f.live()
+	for _, p := range procs {
+		p.expectExit.Store(true)
+		_ = p.signal(syscall.SIGCONT)
+		_ = p.signal(syscall.SIGTERM)
+	}
+	deadline := time.After(timeout)
+	for _, p := range procs {
+		select {
+		case <-p.done:
+			if p.err != nil {
+				bad = append(bad, fmt.Sprintf("worker pid %d exited with %v after SIGTERM (log %s)", p.pid, p.err, p.log))
+			}
+		case <-deadline:
+			bad = append(bad, fmt.Sprintf("worker pid %d did not exit within %s of SIGTERM (log %s)", p.pid, timeout, p.log))
+			_ = p.signal(syscall.SIGKILL)
+			<-p.done
+		}
+	}
+	return bad
+}
+
+// killAll SIGKILLs whatever still runs (cleanup).
+func (f *fleet) killAll() {
+	for _, p := range f.live() {
+		p.kill()
+	}
+}
+
+// execution is one line of the journal a worker writes with IACTQ_EXEC_LOG.
+type execution struct {
+	JobID     int64     `json:"job_id"`
+	Attempt   int       `json:"attempt"`
+	WorkerPID int       `json:"worker_pid"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Err       *string   `json:"err"`
+}
+
+func readJournal(path string) ([]execution, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []execution
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var x execution
+		if err := json.Unmarshal(sc.Bytes(), &x); err != nil {
+			// A SIGKILL cannot cut a line (each is one write(2)), so this is a bug.
+			return nil, fmt.Errorf("journal %s: line %q: %w", path, sc.Text(), err)
+		}
+		out = append(out, x)
+	}
+	return out, sc.Err()
+}
+
+// tailFile returns the last n bytes of a file, for failure reports.
+func tailFile(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
