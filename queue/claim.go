@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -97,7 +98,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 	for i, j := range claimed {
 		row := jobRowFromDB(j)
 		row.State = StateRunning
-		row.Attempt++
+		row.Attempt = min(row.Attempt, math.MaxInt32-1) + 1 // as JobMarkRunning caps it
 		row.AttemptedAt = now
 		row.ClaimedBy = workerID
 		jobs[i] = row

@@ -131,7 +131,7 @@ func (c *Client) Insert(ctx context.Context, p InsertParams) (InsertResult, erro
 		}
 		id, err := c.store.q.JobInsert(ctx, row)
 		if err != nil {
-			return InsertResult{}, fmt.Errorf("insert job: %w", err)
+			return InsertResult{}, refusedArgs(fmt.Errorf("insert job: %w", err))
 		}
 		return InsertResult{ID: id}, nil
 	}
@@ -163,7 +163,7 @@ func (c *Client) InsertMany(ctx context.Context, ps []InsertParams) ([]InsertRes
 	err = c.store.inTx(ctx, nil, func(tx dbTx) error {
 		var err error
 		res, err = insertRows(ctx, tx, rows)
-		return err
+		return refusedArgs(err)
 	})
 	return res, err
 }
@@ -292,4 +292,15 @@ func insertMulti(ctx context.Context, q dbTx, rows []insertRow) (int64, error) {
 		return 0, fmt.Errorf("insert %d jobs: %w", len(rows), err)
 	}
 	return res.LastInsertId()
+}
+
+// refusedArgs turns the server's refusal of args that Go's JSON accepts (MariaDB's
+// JSON_VALID: nesting deeper than 32, a lone UTF-16 surrogate escape) into a
+// ValidationError, so that it is reported as bad input (exit 2), not a failure.
+func refusedArgs(err error) error {
+	switch mysqlErrNumber(err) {
+	case 4025, 3140: // ER_CONSTRAINT_FAILED (MariaDB's JSON check), ER_INVALID_JSON_TEXT (MySQL)
+		return &ValidationError{Msg: fmt.Sprintf("args refused by the database as invalid JSON (nested deeper than 32 levels, or a lone \\uD800-\\uDFFF escape): %v", err)}
+	}
+	return err
 }

@@ -132,10 +132,10 @@ func (r *Registry) Kinds() []string {
 func (r *Registry) Validate(kind string, args json.RawMessage) error {
 	e, ok := r.kinds[kind]
 	if !ok {
-		return invalidf("unknown kind %q (known kinds: %v)", kind, r.Kinds())
+		return invalidf("unknown kind %q (known kinds: %v)", abbreviate(kind, 120), r.Kinds())
 	}
 	if _, err := e.decode(args); err != nil {
-		return &ValidationError{Msg: fmt.Sprintf("invalid args for %s: %v", kind, err)}
+		return &ValidationError{Msg: fmt.Sprintf("invalid args for %s: %s", kind, abbreviate(err.Error(), 500))}
 	}
 	return nil
 }

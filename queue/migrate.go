@@ -43,7 +43,7 @@ func Migrate(ctx context.Context, db *sql.DB) ([]MigrationStatus, error) {
 	}
 	results, err := p.Up(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
+		return nil, needsDDL(fmt.Errorf("migrate: %w", err))
 	}
 	applied := make([]MigrationStatus, 0, len(results))
 	for _, r := range results {
@@ -73,12 +73,56 @@ func MigrationsStatus(ctx context.Context, db *sql.DB) ([]MigrationStatus, error
 	return out, nil
 }
 
-// SchemaCurrent tells whether every migration is applied.
+// SchemaCurrent tells whether every migration is applied. It only reads, so that a
+// user without DDL (a worker) may call it: a database without the version table is
+// simply not migrated.
 func SchemaCurrent(ctx context.Context, db *sql.DB) (bool, error) {
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return false, err
+	}
 	p, err := newMigrator(db)
 	if err != nil {
 		return false, err
 	}
-	pending, err := p.HasPending(ctx)
-	return !pending, err
+	for _, s := range p.ListSources() {
+		if !applied[s.Version] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// appliedVersions reads goose's version table: the newest row of each version says
+// whether it is applied.
+func appliedVersions(ctx context.Context, db *sql.DB) (map[int64]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT version_id, is_applied FROM "+migrationTable+" ORDER BY id")
+	if mysqlErrNumber(err) == errNoSuchTable {
+		return map[int64]bool{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", migrationTable, err)
+	}
+	defer rows.Close()
+	applied := map[int64]bool{}
+	for rows.Next() {
+		var v int64
+		var ok bool
+		if err := rows.Scan(&v, &ok); err != nil {
+			return nil, err
+		}
+		applied[v] = ok
+	}
+	return applied, rows.Err()
+}
+
+const errNoSuchTable = 1146
+
+// needsDDL explains a privilege error of migrate.
+func needsDDL(err error) error {
+	switch mysqlErrNumber(err) {
+	case 1142, 1044: // ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+		return fmt.Errorf("migrate needs a user with DDL privileges (CREATE, ALTER, DROP, INDEX) on the schema, such as the admin DSN; workers' users only have SELECT, INSERT, UPDATE and DELETE: %w", err)
+	}
+	return err
 }

@@ -641,7 +641,8 @@ func (s *Server) runSchedule(ctx context.Context, r *http.Request) (string, stri
 // local path, else the overview.
 func backPath(r *http.Request) string {
 	b := r.PostFormValue("back")
-	if strings.HasPrefix(b, "/") && !strings.HasPrefix(b, "//") && !strings.ContainsAny(b, "\\?#") {
+	if strings.HasPrefix(b, "/") && !strings.HasPrefix(b, "//") && !strings.ContainsAny(b, "\\?#") &&
+		strings.IndexFunc(b, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
 		return b
 	}
 	return "/"

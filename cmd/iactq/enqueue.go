@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -164,6 +165,9 @@ func (a *app) enqueueBatch(cmd *cobra.Command, args []string, f *enqueueFlags) e
 }
 
 func parseBatchLine(line []byte, now time.Time) (queue.InsertParams, error) {
+	if !utf8.Valid(line) {
+		return queue.InsertParams{}, errors.New("the line is not valid UTF-8")
+	}
 	var l batchLine
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
