@@ -28,14 +28,15 @@ import (
 
 // Options choose what to measure and how much.
 type Options struct {
-	AdminDSN  string // a user that may create the scratch database and migrate it
-	BinlogDSN string // optional: measure binlog wake-ups too
-	Binary    string // the iactq binary, for worker processes
-	Database  string // scratch database (default iactq_bench); dropped and recreated
-	Runs      int    // repetitions of each figure; the median is reported (default 3)
-	DrainJobs int    // jobs per drain (default 100 000)
-	Backlogs  []int  // backlog sizes for the claim cost (default 0, 100 000, 1 000 000)
-	Latency   int    // jobs per latency run (default 200)
+	AdminDSN  string   // a user that may create the scratch database and migrate it
+	BinlogDSN string   // optional: measure binlog wake-ups too
+	Binary    string   // the iactq binary, for worker processes
+	Database  string   // scratch database (default iactq_bench); dropped and recreated
+	Runs      int      // repetitions of each figure; the median is reported (default 3)
+	DrainJobs int      // jobs per drain (default 100 000)
+	Backlogs  []int    // backlog sizes for the claim cost (default 0, 100 000, 1 000 000)
+	Latency   int      // jobs per latency run (default 200)
+	Steps     []string // which of enqueue, drain, latency, backlog to run (default all)
 	Progress  io.Writer
 }
 
@@ -131,6 +132,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"backlog", e.backlog},
 	}
 	for _, s := range steps {
+		if len(opts.Steps) > 0 && !slices.Contains(opts.Steps, s.name) {
+			continue
+		}
 		fmt.Fprintf(opts.Progress, "bench: %s...\n", s.name)
 		if err := s.fn(ctx, rep); err != nil {
 			return rep, fmt.Errorf("%s: %w", s.name, err)

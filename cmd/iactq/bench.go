@@ -21,6 +21,7 @@ func (a *app) benchCmd() *cobra.Command {
 		jsonPath  string
 		binlogDSN string
 		database  string
+		only      string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -61,6 +62,16 @@ shared and noisy: compare figures of one run, not across runs.`,
 					opts.Runs = runs
 				}
 			}
+			if only != "" {
+				for _, step := range strings.Split(only, ",") {
+					switch step = strings.TrimSpace(step); step {
+					case "enqueue", "drain", "latency", "backlog":
+						opts.Steps = append(opts.Steps, step)
+					default:
+						return usagef("--only: unknown step %q (enqueue, drain, latency, backlog)", step)
+					}
+				}
+			}
 			if backlogs != "" {
 				opts.Backlogs = nil
 				for _, s := range strings.Split(backlogs, ",") {
@@ -95,5 +106,6 @@ shared and noisy: compare figures of one run, not across runs.`,
 	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "measure binary-log wake-ups with this replication DSN (default $IACTQ_BINLOG_DSN)")
 	cmd.Flags().StringVar(&database, "database", "iactq_bench", "scratch database, dropped and recreated")
+	cmd.Flags().StringVar(&only, "only", "", "run only these steps, comma-separated: enqueue, drain, latency, backlog")
 	return cmd
 }
