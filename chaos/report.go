@@ -26,6 +26,9 @@ type Result struct {
 	// on after SIGCONT while another worker re-ran the job; its late outcome must not
 	// have been recorded (checked, and reported in Failures otherwise).
 	Zombie int
+	// Repeated counts jobs executed again after a fault lost a finished run's outcome
+	// (not at the same time): allowed by at-least-once, shown next to Double.
+	Repeated int
 	// Stuck counts jobs left running (or never finished) at the end.
 	Stuck    int
 	Elapsed  time.Duration
@@ -62,6 +65,9 @@ func WriteTable(w io.Writer, rs []*Result) {
 		double := fmt.Sprint(r.Double)
 		if r.Zombie > 0 {
 			double += fmt.Sprintf(" (+%d zombie, fenced)", r.Zombie)
+		}
+		if r.Repeated > 0 {
+			double += fmt.Sprintf(" (+%d repeated, at-least-once)", r.Repeated)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\t%s\t%s\n", r.Scenario, r.Jobs, faults, r.Lost, double, r.Stuck, result, r.Elapsed.Round(time.Second))
 	}

@@ -1,10 +1,11 @@
 // Command chaos runs iactq's fault-injection scenarios (package chaos) and prints
 // their summary table; it exits 1 if any scenario fails. `make chaos` runs it.
 //
-//	go run ./chaos/cmd [--short] [--scenario crash,away,contention] [--bin bin/iactq]
+//	go run ./chaos/cmd [--short] [--scenario crash,away,contention,galera] [--bin bin/iactq]
 //
 // It starts private MariaDB servers with scripts/db.sh (.iactq/chaos and
-// .iactq/chaos-away) and removes them afterwards.
+// .iactq/chaos-away) and removes them afterwards; "galera" runs scripts/galera.sh
+// (.iactq/galera, as root).
 package main
 
 import (
@@ -27,7 +28,7 @@ func main() {
 
 func run() int {
 	short := flag.Bool("short", false, "the short scenarios (as in make test)")
-	only := flag.String("scenario", "crash,away,contention", "scenarios to run, comma-separated: crash, away, contention")
+	only := flag.String("scenario", "crash,away,contention,galera", "scenarios to run, comma-separated: crash, away, contention, galera")
 	bin := flag.String("bin", "bin/iactq", "the iactq binary the worker processes run")
 	root := flag.String("root", ".", "the repository root (for scripts/db.sh)")
 	keep := flag.String("dir", "", "keep journals, configs and worker logs in this directory (default: a temporary one, removed)")
@@ -40,10 +41,10 @@ func run() int {
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "crash", "away", "contention":
+		case "crash", "away", "contention", "galera":
 			want[s] = true
 		default:
-			fmt.Fprintf(os.Stderr, "chaos: unknown scenario %q (crash, away, contention)\n", s)
+			fmt.Fprintf(os.Stderr, "chaos: unknown scenario %q (crash, away, contention, galera)\n", s)
 			return 2
 		}
 	}
@@ -112,6 +113,10 @@ func run() int {
 	if want["away"] {
 		r, err := chaos.DatabaseGoesAway(ctx, o, "chaos-away")
 		record("away", r, err)
+	}
+	if want["galera"] {
+		r, err := chaos.Galera(ctx, o)
+		record("galera", r, err)
 	}
 	fmt.Println()
 	chaos.WriteTable(os.Stdout, results)
