@@ -157,40 +157,11 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// The jobs, and the state each must end in (ids step by the node count).
-	want := map[int64]string{}
-	rng := rand.New(rand.NewPCG(7, 8))
-	panicAt := map[int]bool{}
-	for len(panicAt) < panics {
-		panicAt[rng.IntN(n)] = true
+	want, err := insertMixedJobs(ctx, client, n, panics, maxSleep, rand.NewPCG(7, 8))
+	if err != nil {
+		return nil, err
 	}
-	for start := 0; start < n; start += 2000 {
-		var ps []queue.InsertParams
-		var states []string
-		for i := start; i < min(start+2000, n); i++ {
-			a := jobs.NoopArgs{SleepMS: rng.IntN(maxSleep + 1)}
-			p := queue.InsertParams{Kind: "noop"}
-			state := "completed"
-			switch {
-			case panicAt[i]:
-				a.Panic, p.MaxAttempts, state = true, 2, "discarded"
-			case rng.IntN(10) == 0:
-				a.FailAttempts = 1 + rng.IntN(2)
-			}
-			if rng.IntN(20) == 0 || panicAt[i] {
-				p.RequestedBy = "chaos"
-			}
-			p.Args = a
-			ps = append(ps, p)
-			states = append(states, state)
-		}
-		res, err := client.InsertMany(ctx, ps)
-		if err != nil {
-			return nil, fmt.Errorf("insert jobs: %w", err)
-		}
-		for i, x := range res {
-			want[x.ID] = states[i]
-		}
-	}
+	rng := rand.New(rand.NewPCG(9, 10)) // which worker to kill, and when
 	o.logf("galera: %d jobs inserted through HAProxy, starting %d workers", n, workers)
 
 	f, err := newFleet(o.Bin, filepath.Join(o.Dir, "galera"), galeraConfig, "IACTQ_DSN="+db.WorkerDSN)
