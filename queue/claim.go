@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -44,7 +43,9 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 	now := c.now()
 	plan := planClaim(heads, c.cfg.SLAs, now)
 	var claimed []dbsqlc.IactqJob
-	err := c.store.inTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx dbTx) error {
+	// READ COMMITTED (set per session by OpenDB): rows the range steps over are not
+	// left locked, and no gap locks make inserts wait for a claim.
+	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
 		claimed = claimed[:0]
 		// Locks this worker's row: a rescue of this worker waits for the claim to
 		// commit (and then sees its jobs), or the claim sees the worker is gone.
