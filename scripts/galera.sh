@@ -34,7 +34,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG="scripts/galera.sh"
-BASE="$ROOT/.iactq/galera"
+# The nodes run as user mysql, which may not be able to enter the checkout (a clone
+# under /root, mode 700): the cluster lives under /var/tmp, named after the checkout,
+# and .iactq/galera links to it.
+BASE="${IACTQ_GALERA_DIR:-/var/tmp/iactq-galera-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)}"
+LINK="$ROOT/.iactq/galera"
 ENV_FILE="$BASE/env"
 ADMIN_CNF="$BASE/admin.cnf" # iactq_admin's credentials for the mariadb client, mode 600
 HA_CFG="$BASE/haproxy.cfg"
@@ -381,7 +385,9 @@ cmd_up() {
 			fi
 		done
 		rm -rf "$BASE"
-		mkdir -p "$BASE"
+		mkdir -p "$BASE" "$ROOT/.iactq"
+		rm -rf "$LINK"
+		ln -sfn "$BASE" "$LINK"
 		chmod 755 "$BASE"
 		say "creating a fresh Galera cluster in $BASE (ports $P..$((P + 33)))"
 		mkdir -p "$(ndir 1)/data" "$(ndir 1)/tmp"
