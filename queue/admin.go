@@ -58,14 +58,10 @@ func (c *Client) ListJobs(ctx context.Context, f JobFilter) ([]*JobRow, error) {
 func (c *Client) CancelJob(ctx context.Context, id int64) (*JobRow, error) {
 	var job *JobRow
 	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
-		j, err := tx.JobGetForUpdate(ctx, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
+		var err error
+		if job, err = lockJob(ctx, tx, id); err != nil {
 			return err
 		}
-		job = jobRowFromDB(j)
 		if job.State.Finished() {
 			return fmt.Errorf("job %d is already %s: %w", id, job.State, ErrConflict)
 		}
@@ -82,6 +78,18 @@ func (c *Client) CancelJob(ctx context.Context, id int64) (*JobRow, error) {
 	return job, err
 }
 
+// lockJob reads a job and locks its row until the transaction ends.
+func lockJob(ctx context.Context, tx dbTx, id int64) (*JobRow, error) {
+	j, err := tx.JobGetForUpdate(ctx, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock job %d: %w", id, err)
+	}
+	return jobRowFromDB(j), nil
+}
+
 // ErrConflict is returned for an action the job's state does not allow.
 var ErrConflict = errors.New("not possible in this state")
 
@@ -90,14 +98,10 @@ var ErrConflict = errors.New("not possible in this state")
 func (c *Client) RetryJob(ctx context.Context, id int64) (*JobRow, error) {
 	var job *JobRow
 	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
-		j, err := tx.JobGetForUpdate(ctx, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("job %d: %w", id, ErrNotFound)
-		}
-		if err != nil {
+		var err error
+		if job, err = lockJob(ctx, tx, id); err != nil {
 			return err
 		}
-		job = jobRowFromDB(j)
 		if job.State == StateRunning || job.State == StateAvailable {
 			return fmt.Errorf("job %d is %s: %w", id, job.State, ErrConflict)
 		}
@@ -117,7 +121,7 @@ func (c *Client) RetryJob(ctx context.Context, id int64) (*JobRow, error) {
 		if n == 0 {
 			return fmt.Errorf("job %d: %w", id, ErrConflict)
 		}
-		j, err = tx.JobGet(ctx, id)
+		j, err := tx.JobGet(ctx, id)
 		job = jobRowFromDB(j)
 		return err
 	})

@@ -49,6 +49,15 @@ type producer struct {
 	concurrency int
 	busy        atomic.Int32
 	wake        chan struct{}
+	// polled holds the heads the poller just read for this queue, so that the
+	// producer it wakes need not read them again.
+	polled atomic.Pointer[polledHeads]
+}
+
+// polledHeads are a queue's oldest available job per kind, and when they were read.
+type polledHeads struct {
+	rows []dbsqlc.JobClaimHeadsRow
+	at   time.Time
 }
 
 func (p *producer) signal() {
@@ -283,12 +292,14 @@ func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	has := map[string]bool{}
+	byQueue := map[string][]dbsqlc.JobClaimHeadsRow{}
 	for _, r := range rows {
-		has[r.Queue] = true
+		byQueue[r.Queue] = append(byQueue[r.Queue], dbsqlc.JobClaimHeadsRow{Kind: r.Kind, Oldest: r.Oldest})
 	}
+	now := time.Now()
 	for q, p := range w.producers {
-		if has[q] {
+		if heads := byQueue[q]; len(heads) > 0 {
+			p.polled.Store(&polledHeads{rows: heads, at: now})
 			p.signal()
 		}
 	}
@@ -363,10 +374,13 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				break
 			}
 			lastClaim = time.Now()
-			// The heads (oldest job per kind) say which ranges to read. After a claim
-			// that got all it asked for, work is plainly there: the same heads serve
-			// again for up to a second, saving a query per claim under load.
+			// The heads (oldest job per kind) say which ranges to read: those the
+			// poller just read, or, after a claim that got all it asked for (work is
+			// plainly there), the same heads again for up to a second.
 			var err error
+			if polled := p.polled.Swap(nil); heads == nil && polled != nil {
+				heads, headsAt = polled.rows, polled.at
+			}
 			if heads == nil || time.Since(headsAt) > time.Second {
 				heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue)
 				headsAt = time.Now()

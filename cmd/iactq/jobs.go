@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,25 +104,17 @@ each failed attempt. A job that does not exist exits with status 1.`,
   iactq jobs show 42 --json | jq .errors`,
 		Args: cobra.ExactArgs(1),
 		RunE: a.action(func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, db, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			j, err := c.GetJob(ctx, id)
-			if err != nil {
-				return jobError(id, err)
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), toJobJSON(j))
-			}
-			writeJob(cmd.OutOrStdout(), j, time.Now())
-			return nil
+			return a.onJob(cmd, args[0], func(ctx context.Context, c *queue.Client, id int64) error {
+				j, err := c.GetJob(ctx, id)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), toJobJSON(j))
+				}
+				writeJob(cmd.OutOrStdout(), j, time.Now())
+				return nil
+			})
 		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the job as JSON")
@@ -139,22 +132,14 @@ retried (exit status 1).`,
 		Example: `  iactq jobs retry 42`,
 		Args:    cobra.ExactArgs(1),
 		RunE: a.action(func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, db, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			j, err := c.RetryJob(ctx, id)
-			if err != nil {
-				return jobError(id, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "job %d is %s (attempt %d of %d used)\n", j.ID, j.State, j.Attempt, j.MaxAttempts)
-			return nil
+			return a.onJob(cmd, args[0], func(ctx context.Context, c *queue.Client, id int64) error {
+				j, err := c.RetryJob(ctx, id)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "job %d is %s (attempt %d of %d used)\n", j.ID, j.State, j.Attempt, j.MaxAttempts)
+				return nil
+			})
 		}),
 	}
 }
@@ -169,23 +154,34 @@ finished job cannot be cancelled (exit status 1).`,
 		Example: `  iactq jobs cancel 42`,
 		Args:    cobra.ExactArgs(1),
 		RunE: a.action(func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			c, db, err := a.client(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if _, err := c.CancelJob(ctx, id); err != nil {
-				return jobError(id, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "job %d is cancelled\n", id)
-			return nil
+			return a.onJob(cmd, args[0], func(ctx context.Context, c *queue.Client, id int64) error {
+				if _, err := c.CancelJob(ctx, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "job %d is cancelled\n", id)
+				return nil
+			})
 		}),
 	}
+}
+
+// onJob parses the job id arg, opens a client and runs fn, wording fn's errors about
+// the job for people.
+func (a *app) onJob(cmd *cobra.Command, arg string, fn func(ctx context.Context, c *queue.Client, id int64) error) error {
+	id, err := parseID(arg)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	c, db, err := a.client(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := fn(ctx, c, id); err != nil {
+		return jobError(id, err)
+	}
+	return nil
 }
 
 // jobError words the engine's errors about job id for people.
