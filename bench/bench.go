@@ -291,21 +291,24 @@ func (e *env) drainOnce(ctx context.Context, procs, concurrency int) (float64, e
 	defer stop()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		n, err := e.q.BenchCountState(ctx, "completed")
+		unfinished, err := e.q.BenchUnfinished(ctx)
 		if err != nil {
 			return 0, err
 		}
-		if int(n) == e.opts.DrainJobs {
+		if !unfinished {
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("drain: %d of %d completed after 10 minutes", n, e.opts.DrainJobs)
+			return 0, fmt.Errorf("drain: not finished after 10 minutes")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	span, err := e.q.BenchDrainSpan(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if int(span.N) != e.opts.DrainJobs {
+		return 0, fmt.Errorf("drain: %d of %d jobs completed", span.N, e.opts.DrainJobs)
 	}
 	return float64(span.N) / span.LastFinish.Sub(span.FirstStart).Seconds(), nil
 }

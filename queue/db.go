@@ -73,6 +73,7 @@ func ParseDSN(dsn string) (*mysql.Config, error) {
 		return nil, fmt.Errorf("invalid DSN %q: %w", RedactDSN(dsn), err)
 	}
 	cfg.ParseTime = true
+	cfg.InterpolateParams = true
 	cfg.Loc = time.UTC
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}

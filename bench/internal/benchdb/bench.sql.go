@@ -78,6 +78,23 @@ func (q *Queries) BenchLatencies(ctx context.Context, queue string) ([]int64, er
 	return items, nil
 }
 
+const benchUnfinished = `-- name: BenchUnfinished :one
+SELECT EXISTS (
+  SELECT 1 FROM iactq_jobs WHERE state IN ('available', 'running', 'scheduled', 'retryable')
+) AS unfinished
+`
+
+// BenchUnfinished tells whether any job is still to be finished: a dive into the claim
+// index per state, so that watching a drain costs the server next to nothing (a COUNT
+// of completed jobs every few milliseconds would read the whole finished range each
+// time, and slow the drain it measures).
+func (q *Queries) BenchUnfinished(ctx context.Context) (bool, error) {
+	row := q.db.QueryRowContext(ctx, benchUnfinished)
+	var unfinished bool
+	err := row.Scan(&unfinished)
+	return unfinished, err
+}
+
 const floorClaim = `-- name: FloorClaim :many
 
 SELECT id FROM iactq_jobs
