@@ -123,9 +123,6 @@ func newStore(db *sql.DB) *store {
 	return &store{db: db, q: dbsqlc.New(db)}
 }
 
-// inTx runs fn in a transaction and commits it. Deadlocks, lock-wait timeouts, Galera
-// certification failures and lost connections roll back and run fn again, with
-// jittered back-off, up to a few times: they are never surfaced as job failures.
 // dbTx is the generated queries bound to one transaction, plus the transaction itself
 // for the one statement sqlc cannot express.
 type dbTx struct {
@@ -133,6 +130,9 @@ type dbTx struct {
 	conn dbsqlc.DBTX
 }
 
+// inTx runs fn in a transaction and commits it. Deadlocks, lock-wait timeouts, Galera
+// certification failures and lost connections roll back and run fn again, with
+// jittered back-off, up to a few times: they are never surfaced as job failures.
 func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
 	const maxTries = 10
 	var err error
@@ -143,6 +143,48 @@ func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) 
 		}
 		delay := time.Duration(try*try) * 5 * time.Millisecond
 		delay += time.Duration(rand.Int64N(int64(delay)))
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Bounds of retryInsert.
+const (
+	// insertLockRetryFor is how long an insert keeps retrying deadlocks and lock-wait
+	// timeouts when its context has no earlier deadline.
+	insertLockRetryFor = 10 * time.Minute
+	// insertMaxTries bounds the tries after other transient errors (a lost
+	// connection, a Galera node not ready), as inTx does.
+	insertMaxTries = 10
+	// insertMaxDelay caps the back-off between tries.
+	insertMaxDelay = time.Second
+)
+
+// retryInsert runs insert (a whole transaction, or one autocommitted statement) until
+// it succeeds or fails with an error that is not transient. A deadlock or lock-wait
+// timeout wrote nothing: it is retried, with jittered exponential back-off, until ctx
+// ends or insertLockRetryFor has passed, so that the caller never sees contention.
+// Other transient errors are retried insertMaxTries times.
+func retryInsert(ctx context.Context, insert func() error) error {
+	giveUp := time.Now().Add(insertLockRetryFor)
+	others := 0
+	for try := 0; ; try++ {
+		err := insert()
+		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if !isLockConflict(err) {
+			if others++; others == insertMaxTries {
+				return err
+			}
+		} else if time.Now().After(giveUp) {
+			return err
+		}
+		delay := min(5*time.Millisecond<<min(try, 10), insertMaxDelay)
+		delay = delay/2 + time.Duration(rand.Int64N(int64(delay)))
 		select {
 		case <-ctx.Done():
 			return err
@@ -191,6 +233,13 @@ func isRetryable(err error) bool {
 		return true
 	}
 	return isConnectionError(err)
+}
+
+// isLockConflict tells whether err is a deadlock or a lock-wait timeout: the
+// statement (and, for a deadlock, its transaction) was rolled back.
+func isLockConflict(err error) bool {
+	n := mysqlErrNumber(err)
+	return n == errDeadlock || n == errLockWaitTimeout
 }
 
 func isConnectionError(err error) bool {

@@ -129,7 +129,12 @@ func (c *Client) Insert(ctx context.Context, p InsertParams) (InsertResult, erro
 		if err != nil {
 			return InsertResult{}, err
 		}
-		id, err := c.store.q.JobInsert(ctx, row)
+		var id int64
+		err = retryInsert(ctx, func() error {
+			var err error
+			id, err = c.store.q.JobInsert(ctx, row)
+			return err
+		})
 		if err != nil {
 			return InsertResult{}, refusedArgs(fmt.Errorf("insert job: %w", err))
 		}
@@ -153,17 +158,20 @@ func (c *Client) InsertTx(ctx context.Context, tx *sql.Tx, p InsertParams) (Inse
 }
 
 // InsertMany enqueues jobs in one transaction: all or none. Jobs without a unique key
-// go in multi-row INSERT statements.
+// go in multi-row INSERT statements. Deadlocks and lock-wait timeouts are retried
+// until ctx ends (retryInsert): contention never reaches the caller.
 func (c *Client) InsertMany(ctx context.Context, ps []InsertParams) ([]InsertResult, error) {
 	rows, err := c.prepareAll(ps)
 	if err != nil {
 		return nil, err
 	}
 	var res []InsertResult
-	err = c.store.inTx(ctx, nil, func(tx dbTx) error {
-		var err error
-		res, err = insertRows(ctx, tx, rows)
-		return refusedArgs(err)
+	err = retryInsert(ctx, func() error {
+		return c.store.inTxOnce(ctx, nil, func(tx dbTx) error {
+			var err error
+			res, err = insertRows(ctx, tx, rows)
+			return refusedArgs(err)
+		})
 	})
 	return res, err
 }
