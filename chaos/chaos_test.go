@@ -113,3 +113,17 @@ func TestContentionShort(t *testing.T) {
 	r, err := Contention(context.Background(), o)
 	requirePassed(t, o.Dir, r, err)
 }
+
+func TestBadInputShort(t *testing.T) {
+	t.Parallel()
+	o := shortOptions(t)
+	r, err := BadInput(context.Background(), o)
+	requirePassed(t, o.Dir, r, err)
+}
+
+func TestLeastPrivilegeShort(t *testing.T) {
+	t.Parallel()
+	o := shortOptions(t)
+	r, err := LeastPrivilege(context.Background(), o)
+	requirePassed(t, o.Dir, r, err)
+}

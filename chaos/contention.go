@@ -38,16 +38,12 @@ func Contention(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer db.Close()
-	cfg, err := mysql.ParseDSN(db.WorkerDSN)
+	dsn, err := withParam(db.WorkerDSN, "innodb_lock_wait_timeout", "1")
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["innodb_lock_wait_timeout"] = "1"
 	var counts errorCounts
-	pool, err := openCounting(cfg.FormatDSN(), &counts)
+	pool, err := openCounting(dsn, &counts)
 	if err != nil {
 		return nil, err
 	}

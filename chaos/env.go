@@ -70,9 +70,21 @@ func (d *Database) Close() {
 // NewDatabase creates a database named iactq_chaos_<random> on s, migrates it and
 // grants the worker user on it.
 func NewDatabase(ctx context.Context, s Server) (*Database, error) {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	name := "iactq_chaos_" + hex.EncodeToString(b[:])
+	d, err := emptyDatabase(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.open(ctx); err != nil {
+		d.drop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// emptyDatabase creates a database as NewDatabase does, but neither migrates nor
+// opens it: only its name, DSNs and drop are set.
+func emptyDatabase(ctx context.Context, s Server) (*Database, error) {
+	name := "iactq_chaos_" + randomHex(5)
 	root, err := queue.OpenDB(s.AdminDSN)
 	if err != nil {
 		return nil, err
@@ -108,10 +120,6 @@ func NewDatabase(ctx context.Context, s Server) (*Database, error) {
 		d.drop()
 		return nil, err
 	}
-	if err := d.open(ctx); err != nil {
-		d.drop()
-		return nil, err
-	}
 	return d, nil
 }
 
@@ -137,6 +145,27 @@ func withDB(dsn, name string) (string, error) {
 		return "", fmt.Errorf("DSN of %s: %w", queue.RedactDSN(dsn), err)
 	}
 	cfg.DBName = name
+	return cfg.FormatDSN(), nil
+}
+
+// randomHex is n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// withParam returns dsn with the session variable name set to value (SQL syntax:
+// "1", "”").
+func withParam(dsn, name, value string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("DSN of %s: %w", queue.RedactDSN(dsn), err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params[name] = value
 	return cfg.FormatDSN(), nil
 }
 

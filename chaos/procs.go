@@ -2,11 +2,14 @@ package chaos
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,7 +48,11 @@ func newFleet(bin, dir, config string, env ...string) (*fleet, error) {
 	return f, nil
 }
 
-func (f *fleet) start() (*proc, error) {
+// start starts a worker process (iactq work).
+func (f *fleet) start() (*proc, error) { return f.startCmd("work") }
+
+// startCmd starts `iactq ARGS...` with the fleet's config, journal and environment.
+func (f *fleet) startCmd(args ...string) (*proc, error) {
 	f.mu.Lock()
 	f.seq++
 	logPath := filepath.Join(f.dir, fmt.Sprintf("worker-%03d.log", f.seq))
@@ -54,14 +61,14 @@ func (f *fleet) start() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(f.bin, "work")
+	cmd := exec.Command(f.bin, args...)
 	cmd.Env = append(withoutIACTQ(os.Environ()), f.env...)
 	cmd.Env = append(cmd.Env, "IACTQ_CONFIG="+f.config, "IACTQ_EXEC_LOG="+f.journal)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start %s work: %w", f.bin, err)
+		return nil, fmt.Errorf("start %s %s: %w", f.bin, strings.Join(args, " "), err)
 	}
 	p := &proc{cmd: cmd, pid: cmd.Process.Pid, log: logPath, done: make(chan struct{})}
 	go func() {
@@ -189,8 +196,49 @@ func readJournal(path string) ([]execution, error) {
 // tailFile returns the last n bytes of a file, for failure reports.
 func tailFile(path string, n int) string {
 	b, _ := os.ReadFile(path)
-	if len(b) > n {
-		b = b[len(b)-n:]
+	return tailString(string(b), n)
+}
+
+// tailString is the last n bytes of s.
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
 	}
-	return string(b)
+	return s
+}
+
+// cliResult is what one run of the iactq binary printed, and its exit status (-1 when
+// it did not exit by itself: killed, or not started).
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// output is everything the run printed.
+func (r cliResult) output() string { return r.stdout + r.stderr }
+
+// runCLI runs bin with args, stdin and env (added to a minimal PATH and HOME), for at
+// most a minute. With stopAfter > 0 it is a long-running command (work, dashboard):
+// it gets SIGTERM after stopAfter.
+func runCLI(ctx context.Context, bin string, env []string, stdin string, stopAfter time.Duration, args ...string) cliResult {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		return cliResult{code: -1, stderr: err.Error()}
+	}
+	if stopAfter > 0 {
+		timer := time.AfterFunc(stopAfter, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
+		defer timer.Stop()
+	}
+	err := cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if err != nil && code == 0 {
+		code = -1
+	}
+	return cliResult{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }

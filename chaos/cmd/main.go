@@ -1,7 +1,7 @@
 // Command chaos runs iactq's fault-injection scenarios (package chaos) and prints
 // their summary table; it exits 1 if any scenario fails. `make chaos` runs it.
 //
-//	go run ./chaos/cmd [--short] [--scenario crash,away,contention,galera] [--bin bin/iactq]
+//	go run ./chaos/cmd [--short] [--scenario crash,away,contention,badinput,privilege,galera] [--bin bin/iactq]
 //
 // It starts private MariaDB servers with scripts/db.sh (.iactq/chaos and
 // .iactq/chaos-away) and removes them afterwards; "galera" runs scripts/galera.sh
@@ -28,7 +28,7 @@ func main() {
 
 func run() int {
 	short := flag.Bool("short", false, "the short scenarios (as in make test)")
-	only := flag.String("scenario", "crash,away,contention,galera", "scenarios to run, comma-separated: crash, away, contention, galera")
+	only := flag.String("scenario", "crash,away,contention,badinput,privilege,galera", "scenarios to run, comma-separated: crash, away, contention, badinput, privilege, galera")
 	bin := flag.String("bin", "bin/iactq", "the iactq binary the worker processes run")
 	root := flag.String("root", ".", "the repository root (for scripts/db.sh)")
 	keep := flag.String("dir", "", "keep journals, configs and worker logs in this directory (default: a temporary one, removed)")
@@ -41,10 +41,10 @@ func run() int {
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
 		switch s = strings.TrimSpace(s); s {
-		case "crash", "away", "contention", "galera":
+		case "crash", "away", "contention", "badinput", "privilege", "galera":
 			want[s] = true
 		default:
-			fmt.Fprintf(os.Stderr, "chaos: unknown scenario %q (crash, away, contention, galera)\n", s)
+			fmt.Fprintf(os.Stderr, "chaos: unknown scenario %q (crash, away, contention, badinput, privilege, galera)\n", s)
 			return 2
 		}
 	}
@@ -93,7 +93,7 @@ func run() int {
 		results = append(results, r)
 		failed = failed || !r.Passed()
 	}
-	if want["crash"] || want["contention"] {
+	if want["crash"] || want["contention"] || want["badinput"] || want["privilege"] {
 		srv, err := chaos.StartPrivateServer(ctx, o.Root, "chaos")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -108,6 +108,14 @@ func run() int {
 		if want["contention"] {
 			r, err := chaos.Contention(ctx, o)
 			record("contention", r, err)
+		}
+		if want["badinput"] {
+			r, err := chaos.BadInput(ctx, o)
+			record("badinput", r, err)
+		}
+		if want["privilege"] {
+			r, err := chaos.LeastPrivilege(ctx, o)
+			record("privilege", r, err)
 		}
 	}
 	if want["away"] {
