@@ -36,8 +36,12 @@ type Options struct {
 	DrainJobs int      // jobs per drain (default 100 000)
 	Backlogs  []int    // backlog sizes for the claim cost (default 0, 100 000, 1 000 000)
 	Latency   int      // jobs per latency run (default 200)
-	Steps     []string // which of enqueue, drain, latency, backlog to run (default all)
-	Progress  io.Writer
+	Steps     []string // which of enqueue, drain, latency, backlog, sustained, memory to run (default all)
+	// SustainWindow is how long a producer rate must keep the backlog flat (default 30 s).
+	SustainWindow time.Duration
+	// MemoryBusy is how long the memory step keeps its jobs in flight (default 10 s).
+	MemoryBusy time.Duration
+	Progress   io.Writer
 }
 
 func (o *Options) defaults() {
@@ -55,6 +59,12 @@ func (o *Options) defaults() {
 	}
 	if o.Latency <= 0 {
 		o.Latency = 200
+	}
+	if o.SustainWindow <= 0 {
+		o.SustainWindow = 30 * time.Second
+	}
+	if o.MemoryBusy <= 0 {
+		o.MemoryBusy = 10 * time.Second
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -130,6 +140,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		{"drain", e.drain},
 		{"latency", e.latency},
 		{"backlog", e.backlog},
+		{"sustained", e.sustained},
+		{"memory", e.memory},
 	}
 	for _, s := range steps {
 		if len(opts.Steps) > 0 && !slices.Contains(opts.Steps, s.name) {
@@ -291,7 +303,7 @@ func (e *env) drainOnce(ctx context.Context, procs, concurrency int) (float64, e
 	defer stop()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		unfinished, err := e.q.BenchUnfinished(ctx)
+		unfinished, err := e.q.BenchUnfinished(ctx, "drain")
 		if err != nil {
 			return 0, err
 		}
@@ -371,9 +383,15 @@ func (e *env) floorStep(ctx context.Context, batch int) (int, error) {
 
 // startWorkers runs procs `iactq work` processes on the scratch database.
 func (e *env) startWorkers(ctx context.Context, procs int, config string, binlog bool) (stop func(), err error) {
+	stop, _, err = e.startWorkerPIDs(ctx, procs, config, binlog)
+	return stop, err
+}
+
+// startWorkerPIDs is startWorkers that also returns the processes' ids.
+func (e *env) startWorkerPIDs(ctx context.Context, procs int, config string, binlog bool) (stop func(), pids []int, err error) {
 	path := filepath.Join(e.dir, fmt.Sprintf("config-%d.yaml", time.Now().UnixNano()))
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cmds []*exec.Cmd
 	stop = func() {
@@ -393,11 +411,12 @@ func (e *env) startWorkers(ctx context.Context, procs int, config string, binlog
 		c.Stderr = os.Stderr
 		if err := c.Start(); err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
 		cmds = append(cmds, c)
+		pids = append(pids, c.Process.Pid)
 	}
-	return stop, nil
+	return stop, pids, nil
 }
 
 // latency measures enqueue-to-start with one idle worker process, for jobs inserted
@@ -538,6 +557,10 @@ func (r *Report) Print(w io.Writer) {
 		for i, x := range f.Runs {
 			runs[i] = fmt.Sprintf("%.1f", x)
 		}
-		fmt.Fprintf(w, "%-*s  %12.1f %-10s runs: %s\n", width, f.Name, f.Median, f.Unit, strings.Join(runs, " "))
+		line := fmt.Sprintf("%-*s  %12.1f %-10s runs: %s", width, f.Name, f.Median, f.Unit, strings.Join(runs, " "))
+		if f.Note != "" {
+			line += "  (" + f.Note + ")"
+		}
+		fmt.Fprintln(w, line)
 	}
 }

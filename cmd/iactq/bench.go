@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,10 +23,11 @@ func (a *app) benchCmd() *cobra.Command {
 		binlogDSN string
 		database  string
 		only      string
+		window    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure enqueue, drain, latency and claim cost against the SQL floor",
+		Short: "Measure enqueue, drain, latency, claim cost, sustained rate and worker memory",
 		Long: `bench measures the queue on the server of --dsn (a user that may create and drop
 a scratch database, iactq_bench by default, which it recreates): enqueue throughput
 (one job per insert, and batches of 100 and 1 000); drain throughput of noop jobs by
@@ -35,7 +37,15 @@ the simplest possible SQL loop, with batches of the same size — and the queue'
 of it; enqueue-to-start latency with an idle worker process for jobs inserted with
 plain SQL by another process, with polling and (given --binlog-dsn) binary-log
 wake-ups, and the statements per second an idle worker sends; and the time of one
-claim of 100 jobs with growing backlogs (mixed kinds, SLA classes and future jobs).
+claim of 100 jobs with growing backlogs (mixed kinds, SLA classes and future jobs);
+the sustained rate — the highest rate at which a producer inserting one job per insert
+keeps the backlog of one polling worker process (concurrency 100) flat for
+--sustain-window, found by doubling and bisecting with 5 s screens, and what limited
+the next rate up (the producer or the worker); and the resident memory (peak VmHWM, and
+VmRSS while all run) of one worker process running 200 sleeping noop jobs at a time.
+
+Steps, in order (--only picks some): enqueue, drain, latency, backlog, sustained,
+memory.
 
 Each figure is the median of --runs runs; the table shows every run. The machine is
 shared and noisy: compare figures of one run, not across runs.`,
@@ -55,20 +65,27 @@ shared and noisy: compare figures of one run, not across runs.`,
 			if err != nil {
 				return err
 			}
-			opts := bench.Options{AdminDSN: dsn, BinlogDSN: binlogDSN, Binary: exe, Database: database, Runs: runs, DrainJobs: drainJobs, Progress: a.stderr}
+			if window <= 0 {
+				return usagef("--sustain-window: %s is not a duration above zero", window)
+			}
+			opts := bench.Options{AdminDSN: dsn, BinlogDSN: binlogDSN, Binary: exe, Database: database, Runs: runs, DrainJobs: drainJobs, SustainWindow: window, Progress: a.stderr}
 			if quick {
 				opts.Runs, opts.DrainJobs, opts.Backlogs, opts.Latency = 1, 10_000, []int{0, 10_000, 100_000}, 50
+				opts.MemoryBusy = 3 * time.Second
 				if cmd.Flags().Changed("runs") {
 					opts.Runs = runs
+				}
+				if !cmd.Flags().Changed("sustain-window") {
+					opts.SustainWindow = 5 * time.Second
 				}
 			}
 			if only != "" {
 				for _, step := range strings.Split(only, ",") {
 					switch step = strings.TrimSpace(step); step {
-					case "enqueue", "drain", "latency", "backlog":
+					case "enqueue", "drain", "latency", "backlog", "sustained", "memory":
 						opts.Steps = append(opts.Steps, step)
 					default:
-						return usagef("--only: unknown step %q (enqueue, drain, latency, backlog)", step)
+						return usagef("--only: unknown step %q (enqueue, drain, latency, backlog, sustained, memory)", step)
 					}
 				}
 			}
@@ -99,13 +116,14 @@ shared and noisy: compare figures of one run, not across runs.`,
 			return nil
 		}),
 	}
-	cmd.Flags().BoolVar(&quick, "quick", false, "small sizes and one run (10 000-job drains, backlogs up to 100 000)")
+	cmd.Flags().BoolVar(&quick, "quick", false, "small sizes and one run (10 000-job drains, backlogs up to 100 000, 5 s sustain window, 3 s of memory load)")
 	cmd.Flags().IntVar(&runs, "runs", 3, "runs per figure; the median is reported")
 	cmd.Flags().IntVar(&drainJobs, "drain-jobs", 100_000, "jobs per drain")
 	cmd.Flags().StringVar(&backlogs, "backlogs", "", "backlog sizes for the claim cost (default 0,100000,1000000)")
 	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "measure binary-log wake-ups with this replication DSN (default $IACTQ_BINLOG_DSN)")
 	cmd.Flags().StringVar(&database, "database", "iactq_bench", "scratch database, dropped and recreated")
-	cmd.Flags().StringVar(&only, "only", "", "run only these steps, comma-separated: enqueue, drain, latency, backlog")
+	cmd.Flags().StringVar(&only, "only", "", "run only these steps, comma-separated: enqueue, drain, latency, backlog, sustained, memory")
+	cmd.Flags().DurationVar(&window, "sustain-window", 30*time.Second, "how long a producer rate must keep the backlog flat to count as sustained")
 	return cmd
 }

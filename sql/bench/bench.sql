@@ -17,13 +17,15 @@ UPDATE iactq_jobs SET state = 'completed', finished_at = NOW(6) WHERE id IN (sql
 -- name: BenchClear :exec
 DELETE FROM iactq_jobs;
 
--- BenchUnfinished tells whether any job is still to be finished: a dive into the claim
--- index per state, so that watching a drain costs the server next to nothing (a COUNT
--- of completed jobs every few milliseconds would read the whole finished range each
--- time, and slow the drain it measures).
+-- BenchUnfinished tells whether any job of a queue is still to be finished: a dive into
+-- the claim index per state, so that watching a drain costs the server next to nothing
+-- (a COUNT of completed jobs every few milliseconds would read the whole finished range
+-- each time, and slow the drain it measures). Per queue: a worker process enqueues the
+-- default schedules' next occurrences (state scheduled, queue maintenance) as it starts.
 -- name: BenchUnfinished :one
 SELECT EXISTS (
-  SELECT 1 FROM iactq_jobs WHERE state IN ('available', 'running', 'scheduled', 'retryable')
+  SELECT 1 FROM iactq_jobs
+  WHERE state IN ('available', 'running', 'scheduled', 'retryable') AND queue = sqlc.arg(queue)
 ) AS unfinished;
 
 -- name: BenchCountState :one
@@ -37,3 +39,8 @@ FROM iactq_jobs WHERE state = 'completed';
 SELECT CAST(TIMESTAMPDIFF(MICROSECOND, created_at, attempted_at) AS SIGNED) AS micros
 FROM iactq_jobs WHERE state = 'completed' AND queue = sqlc.arg(queue)
 ORDER BY id;
+
+-- BenchBacklog counts the jobs of a queue waiting to be claimed: a range of the claim
+-- index that stays small while workers keep up, so sampling it every second is cheap.
+-- name: BenchBacklog :one
+SELECT COUNT(*) FROM iactq_jobs WHERE state = 'available' AND queue = sqlc.arg(queue);

@@ -11,6 +11,19 @@ import (
 	"time"
 )
 
+const benchBacklog = `-- name: BenchBacklog :one
+SELECT COUNT(*) FROM iactq_jobs WHERE state = 'available' AND queue = ?
+`
+
+// BenchBacklog counts the jobs of a queue waiting to be claimed: a range of the claim
+// index that stays small while workers keep up, so sampling it every second is cheap.
+func (q *Queries) BenchBacklog(ctx context.Context, queue string) (int64, error) {
+	row := q.db.QueryRowContext(ctx, benchBacklog, queue)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const benchClear = `-- name: BenchClear :exec
 DELETE FROM iactq_jobs
 `
@@ -80,16 +93,18 @@ func (q *Queries) BenchLatencies(ctx context.Context, queue string) ([]int64, er
 
 const benchUnfinished = `-- name: BenchUnfinished :one
 SELECT EXISTS (
-  SELECT 1 FROM iactq_jobs WHERE state IN ('available', 'running', 'scheduled', 'retryable')
+  SELECT 1 FROM iactq_jobs
+  WHERE state IN ('available', 'running', 'scheduled', 'retryable') AND queue = ?
 ) AS unfinished
 `
 
-// BenchUnfinished tells whether any job is still to be finished: a dive into the claim
-// index per state, so that watching a drain costs the server next to nothing (a COUNT
-// of completed jobs every few milliseconds would read the whole finished range each
-// time, and slow the drain it measures).
-func (q *Queries) BenchUnfinished(ctx context.Context) (bool, error) {
-	row := q.db.QueryRowContext(ctx, benchUnfinished)
+// BenchUnfinished tells whether any job of a queue is still to be finished: a dive into
+// the claim index per state, so that watching a drain costs the server next to nothing
+// (a COUNT of completed jobs every few milliseconds would read the whole finished range
+// each time, and slow the drain it measures). Per queue: a worker process enqueues the
+// default schedules' next occurrences (state scheduled, queue maintenance) as it starts.
+func (q *Queries) BenchUnfinished(ctx context.Context, queue string) (bool, error) {
+	row := q.db.QueryRowContext(ctx, benchUnfinished, queue)
 	var unfinished bool
 	err := row.Scan(&unfinished)
 	return unfinished, err
