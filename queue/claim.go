@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -18,7 +19,62 @@ var errWorkerLost = errors.New("worker registration lost")
 // claimRange is one (kind, SLA class) range of the claim index.
 type claimRange struct {
 	kind     string
+	class    Class
 	from, to time.Time
+}
+
+// cursorTTL bounds how long a claimer reads ranges from where its last claim ended.
+// Jobs that become available behind that point (a retry keeps its first due time) are
+// claimed at the latest when the cursors are dropped, this long after they were set.
+const cursorTTL = time.Second
+
+// claimCursors remember, per (kind, class) range, the last job a claimer took, so
+// that its next claim starts there instead of stepping again over the index entries
+// of the jobs it just claimed (the server purges them only later).
+type claimCursors struct {
+	last map[cursorKey]claimCursor
+	set  time.Time // when the cursors were started; dropped after cursorTTL
+}
+
+type cursorKey struct {
+	kind  string
+	class Class
+}
+
+type claimCursor struct {
+	at time.Time
+	id int64
+}
+
+// after returns where a read of r starts: after the last job claimed from it.
+func (c *claimCursors) after(r claimRange) (sql.NullTime, sql.NullInt64) {
+	if c == nil {
+		return sql.NullTime{}, sql.NullInt64{}
+	}
+	cur, ok := c.last[cursorKey{r.kind, r.class}]
+	if !ok {
+		return sql.NullTime{}, sql.NullInt64{}
+	}
+	return nullTime(cur.at), nullInt64(cur.id)
+}
+
+// advance records the last job claimed from r, and drops every cursor once they are
+// cursorTTL old.
+func (c *claimCursors) advance(r claimRange, last dbsqlc.IactqJob, now time.Time) {
+	if c == nil {
+		return
+	}
+	if c.last == nil || now.Sub(c.set) > cursorTTL {
+		c.last, c.set = map[cursorKey]claimCursor{}, now
+	}
+	c.last[cursorKey{r.kind, r.class}] = claimCursor{at: last.ScheduledAt, id: last.ID}
+}
+
+// expire drops the cursors if they are cursorTTL old.
+func (c *claimCursors) expire(now time.Time) {
+	if c != nil && now.Sub(c.set) > cursorTTL {
+		c.last = nil
+	}
 }
 
 // planClaim turns the oldest available job per kind into the ranges to read, per class
@@ -29,7 +85,7 @@ func planClaim(heads []dbsqlc.JobClaimHeadsRow, slas map[string]SLA, now time.Ti
 		for _, h := range heads {
 			from, to := slaFor(slas, h.Kind).classRange(class, now)
 			if h.Oldest.Before(to) {
-				plan[i] = append(plan[i], claimRange{kind: h.Kind, from: from, to: to})
+				plan[i] = append(plan[i], claimRange{kind: h.Kind, class: class, from: from, to: to})
 			}
 		}
 	}
@@ -38,15 +94,19 @@ func planClaim(heads []dbsqlc.JobClaimHeadsRow, slas map[string]SLA, now time.Ti
 
 // claim takes up to n available jobs of queue for worker workerID, in SLA-class order
 // (OVERDUE, URGENT, NORMAL), oldest first within a class, and marks them running, in
-// one short transaction. heads are the queue's oldest available job per kind.
-func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int, heads []dbsqlc.JobClaimHeadsRow) ([]*JobRow, error) {
+// one short transaction. heads are the queue's oldest available job per kind;
+// cursors, if not nil, say where the claimer's previous claims ended, and are moved.
+func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int, heads []dbsqlc.JobClaimHeadsRow, cursors *claimCursors) ([]*JobRow, error) {
 	now := c.now()
 	plan := planClaim(heads, c.cfg.SLAs, now)
+	cursors.expire(now)
 	var claimed []dbsqlc.IactqJob
+	// The last job taken from each range, to move the cursors once the claim commits.
+	var ends []rangeEnd
 	// READ COMMITTED (set per session by OpenDB): rows the range steps over are not
 	// left locked, and no gap locks make inserts wait for a claim.
 	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
-		claimed = claimed[:0]
+		claimed, ends = claimed[:0], ends[:0]
 		// Locks this worker's row: a rescue of this worker waits for the claim to
 		// commit (and then sees its jobs), or the claim sees the worker is gone.
 		touched, err := tx.WorkerTouch(ctx, workerID)
@@ -63,8 +123,10 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 			}
 			var candidates []dbsqlc.IactqJob
 			for _, r := range ranges {
+				afterAt, afterID := cursors.after(r)
 				rows, err := tx.JobClaimRange(ctx, dbsqlc.JobClaimRangeParams{
-					Queue: queue, Kind: r.kind, FromAt: nullTime(r.from), ToAt: r.to, Limit: int32(need),
+					Queue: queue, Kind: r.kind, FromAt: nullTime(r.from), ToAt: r.to,
+					AfterAt: afterAt, AfterID: afterID, Limit: int32(need),
 				})
 				if err != nil {
 					return fmt.Errorf("claim %s jobs: %w", r.kind, err)
@@ -81,7 +143,9 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 					return int(a.ID - b.ID)
 				})
 			}
-			claimed = append(claimed, candidates[:min(need, len(candidates))]...)
+			taken := candidates[:min(need, len(candidates))]
+			claimed = append(claimed, taken...)
+			ends = appendRangeEnds(ends, ranges, taken)
 		}
 		if len(claimed) == 0 {
 			return nil
@@ -95,6 +159,9 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 	if err != nil {
 		return nil, err
 	}
+	for _, e := range ends {
+		cursors.advance(e.r, e.last, now)
+	}
 	jobs := make([]*JobRow, len(claimed))
 	for i, j := range claimed {
 		row := jobRowFromDB(j)
@@ -105,4 +172,24 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 		jobs[i] = row
 	}
 	return jobs, nil
+}
+
+// rangeEnd is the last job a claim took from one range.
+type rangeEnd struct {
+	r    claimRange
+	last dbsqlc.IactqJob
+}
+
+// appendRangeEnds adds, for each range, the last of the taken jobs that came from it
+// (taken is in claim order, so the last of a kind is where its range's read ended).
+func appendRangeEnds(ends []rangeEnd, ranges []claimRange, taken []dbsqlc.IactqJob) []rangeEnd {
+	for _, r := range ranges {
+		for i := len(taken) - 1; i >= 0; i-- {
+			if taken[i].Kind == r.kind {
+				ends = append(ends, rangeEnd{r: r, last: taken[i]})
+				break
+			}
+		}
+	}
+	return ends
 }

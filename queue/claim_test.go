@@ -196,3 +196,44 @@ func TestClaimTakesBatchAndSkipsLocked(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimCursorStartsAfterLastClaimAndExpires: a claimer reads on from where its
+// last claim ended (not again over the jobs it just took), so a job that becomes
+// available behind that point waits until the cursors expire, a second later at most,
+// and is then claimed first, being the oldest.
+func TestClaimCursorStartsAfterLastClaimAndExpires(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	clk := &clock{now: now}
+	db, c := orderClient(t, clk)
+	var ids []int64
+	for i := 0; i < 30; i++ {
+		ids = append(ids, insertAged(t, db, "test", now.Add(-time.Minute+time.Duration(i)*time.Second)))
+	}
+	claim := c.Claimer()
+	claimIDs := func(n int) []int64 {
+		t.Helper()
+		jobs, err := claim(context.Background(), "default", n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, j := range jobs {
+			got = append(got, j.ID)
+		}
+		return got
+	}
+	if got := claimIDs(10); fmt.Sprint(got) != fmt.Sprint(ids[:10]) {
+		t.Fatalf("first claim %v, want %v", got, ids[:10])
+	}
+	// The third job goes back to the queue (as a released or retried job would).
+	db.Exec(t, `UPDATE iactq_jobs SET state = 'available', claimed_by = NULL, attempt = 0 WHERE id = ?`, ids[2])
+	if got := claimIDs(10); fmt.Sprint(got) != fmt.Sprint(ids[10:20]) {
+		t.Fatalf("claim with the cursor %v, want %v (on from the last claim)", got, ids[10:20])
+	}
+	clk.Set(now.Add(1500 * time.Millisecond)) // past cursorTTL
+	want := append([]int64{ids[2]}, ids[20:25]...)
+	if got := claimIDs(6); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("claim after the cursors expired %v, want %v (the oldest first)", got, want)
+	}
+}

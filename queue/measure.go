@@ -26,7 +26,7 @@ func (c *Client) MeasureClaims(ctx context.Context, queue string, n, rounds int)
 		if err != nil {
 			return nil, err
 		}
-		jobs, err := c.claim(ctx, workerID, queue, n, heads)
+		jobs, err := c.claim(ctx, workerID, queue, n, heads, nil)
 		if err != nil {
 			return nil, err
 		}

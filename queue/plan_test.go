@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,22 @@ func TestClaimQueriesStayIndexScans(t *testing.T) {
 		ORDER BY scheduled_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`)
 	if strings.Contains(rows.extra, "filesort") || rows.key != "iactq_jobs_claim" || rows.rRows > 100 {
 		t.Errorf("class range: key %q extra %q read %v rows; want iactq_jobs_claim, no filesort, 100 rows", rows.key, rows.extra, rows.rRows)
+	}
+	// The same range read on from a claimer's cursor (the 10 000th job in claim order).
+	var afterAt time.Time
+	var afterID int64
+	if err := b.db.DB.QueryRow(`SELECT scheduled_at, id FROM iactq_jobs WHERE state = 'available' AND kind = 'test'
+		ORDER BY scheduled_at, id LIMIT 1 OFFSET 10000`).Scan(&afterAt, &afterID); err != nil {
+		t.Fatal(err)
+	}
+	at := afterAt.UTC().Format("2006-01-02 15:04:05.000000")
+	rows = analyze(t, b, `ANALYZE SELECT * FROM iactq_jobs
+		WHERE state = 'available' AND queue = 'default' AND kind = 'test'
+		  AND (NULL IS NULL OR scheduled_at >= NULL) AND scheduled_at < NOW(6) - INTERVAL 1 HOUR
+		  AND ('`+at+`' IS NULL OR scheduled_at > '`+at+`' OR (scheduled_at = '`+at+`' AND id > `+fmt.Sprint(afterID)+`))
+		ORDER BY scheduled_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`)
+	if strings.Contains(rows.extra, "filesort") || rows.key != "iactq_jobs_claim" || rows.rRows > 100 {
+		t.Errorf("class range after a cursor: key %q extra %q read %v rows; want iactq_jobs_claim, no filesort, 100 rows", rows.key, rows.extra, rows.rRows)
 	}
 }
 

@@ -351,6 +351,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 	b.MaxElapsedTime = 0
 	var lastClaim, headsAt time.Time
 	var heads []dbsqlc.JobClaimHeadsRow
+	var cursors claimCursors
 	for {
 		select {
 		case <-ctx.Done():
@@ -366,14 +367,13 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			if free <= 0 {
 				break
 			}
-			// Claim in batches: while jobs are running, wait up to batchWait for a
-			// quarter of the slots to be free (each finishing job wakes this loop)
-			// rather than claim one or two jobs per transaction.
+			// Claim in batches: while jobs are running, wait up to batchWait after
+			// the last claim for a quarter of the slots to be free (each finishing
+			// job wakes this loop) rather than claim one or two jobs per transaction.
 			if busy > 0 && free < max(1, p.concurrency/4) && time.Since(lastClaim) < batchWait {
-				time.AfterFunc(batchWait, p.signal)
+				time.AfterFunc(batchWait-time.Since(lastClaim), p.signal)
 				break
 			}
-			lastClaim = time.Now()
 			// The heads (oldest job per kind) say which ranges to read: those the
 			// poller just read, or, after a claim that got all it asked for (work is
 			// plainly there), the same heads again for up to a second.
@@ -392,7 +392,8 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			var jobs []*JobRow
 			if err == nil {
 				began := time.Now()
-				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, free, heads)
+				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, free, heads, &cursors)
+				lastClaim = time.Now()
 				if err == nil && len(jobs) > 0 {
 					w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
 				}

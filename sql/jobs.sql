@@ -32,10 +32,18 @@ GROUP BY state, queue, kind;
 -- hold, so claimers never wait on each other. The OVERDUE range has no lower bound
 -- (from_at NULL, folded away by the optimizer), so that even a zero date inserted by a
 -- lax session is claimed.
+--
+-- after_at/after_id, when set, start the read after the last job this claimer took from
+-- the range: the rows it claimed a moment ago leave index entries the server purges
+-- only later, and reading from the range's start would step over all of them on every
+-- claim (measured: pages read per claim grew with the jobs drained). With both NULL
+-- the condition folds away.
 -- name: JobClaimRange :many
 SELECT * FROM iactq_jobs
 WHERE state = 'available' AND queue = sqlc.arg(queue) AND kind = sqlc.arg(kind)
   AND (sqlc.narg(from_at) IS NULL OR scheduled_at >= sqlc.narg(from_at)) AND scheduled_at < sqlc.arg(to_at)
+  AND (sqlc.narg(after_at) IS NULL OR scheduled_at > sqlc.narg(after_at)
+       OR (scheduled_at = sqlc.narg(after_at) AND id > sqlc.narg(after_id)))
 ORDER BY scheduled_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED;

@@ -122,17 +122,21 @@ const jobClaimRange = `-- name: JobClaimRange :many
 SELECT id, kind, queue, args, state, attempt, max_attempts, created_at, scheduled_at, available_at, attempted_at, finished_at, errors, unique_key, requested_by, schedule_name, claimed_by, unique_live_key FROM iactq_jobs
 WHERE state = 'available' AND queue = ? AND kind = ?
   AND (? IS NULL OR scheduled_at >= ?) AND scheduled_at < ?
+  AND (? IS NULL OR scheduled_at > ?
+       OR (scheduled_at = ? AND id > ?))
 ORDER BY scheduled_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED
 `
 
 type JobClaimRangeParams struct {
-	Queue  string
-	Kind   string
-	FromAt sql.NullTime
-	ToAt   time.Time
-	Limit  int32
+	Queue   string
+	Kind    string
+	FromAt  sql.NullTime
+	ToAt    time.Time
+	AfterAt sql.NullTime
+	AfterID sql.NullInt64
+	Limit   int32
 }
 
 // JobClaimRange locks up to n available jobs of one kind whose age puts them in one SLA
@@ -141,6 +145,12 @@ type JobClaimRangeParams struct {
 // hold, so claimers never wait on each other. The OVERDUE range has no lower bound
 // (from_at NULL, folded away by the optimizer), so that even a zero date inserted by a
 // lax session is claimed.
+//
+// after_at/after_id, when set, start the read after the last job this claimer took from
+// the range: the rows it claimed a moment ago leave index entries the server purges
+// only later, and reading from the range's start would step over all of them on every
+// claim (measured: pages read per claim grew with the jobs drained). With both NULL
+// the condition folds away.
 func (q *Queries) JobClaimRange(ctx context.Context, arg JobClaimRangeParams) ([]IactqJob, error) {
 	rows, err := q.db.QueryContext(ctx, jobClaimRange,
 		arg.Queue,
@@ -148,6 +158,10 @@ func (q *Queries) JobClaimRange(ctx context.Context, arg JobClaimRangeParams) ([
 		arg.FromAt,
 		arg.FromAt,
 		arg.ToAt,
+		arg.AfterAt,
+		arg.AfterAt,
+		arg.AfterAt,
+		arg.AfterID,
 		arg.Limit,
 	)
 	if err != nil {
