@@ -79,11 +79,13 @@ WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AN
 
 -- JobDueIDs finds scheduled and retryable jobs whose time has come; they are then
 -- promoted by primary key (updating a secondary-index range invites deadlocks). SKIP
--- LOCKED: rows a claim or another promoter holds are left for the next round.
+-- LOCKED: rows a claim or another promoter holds are left for the next round. A range
+-- of iactq_jobs_available_at: available_at is set only while a job is scheduled or
+-- retryable (every statement that moves a job out of those states clears it).
 -- name: JobDueIDs :many
 SELECT id FROM iactq_jobs
-WHERE state IN ('scheduled', 'retryable') AND available_at <= sqlc.arg(now)
-ORDER BY state, available_at, id
+WHERE available_at <= sqlc.arg(now) AND state IN ('scheduled', 'retryable')
+ORDER BY available_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED;
 
@@ -109,7 +111,7 @@ WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AN
 
 -- name: JobCancel :execrows
 UPDATE iactq_jobs
-SET state = 'cancelled', finished_at = sqlc.arg(now)
+SET state = 'cancelled', finished_at = sqlc.arg(now), available_at = NULL
 WHERE id = sqlc.arg(id) AND state IN ('available', 'scheduled', 'running', 'retryable');
 
 -- name: JobRetry :execrows

@@ -337,6 +337,14 @@ func TestJobsShowRetryCancel(t *testing.T) {
 	if out := c.ok("jobs", "cancel", ids); !strings.Contains(out, "cancelled") {
 		t.Errorf("cancel printed %q", out)
 	}
+	// A cancelled job leaves the promotion index (available_at is only set while a
+	// job waits to become available).
+	if err := json.Unmarshal([]byte(c.ok("jobs", "show", ids, "--json")), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.AvailableAt != nil {
+		t.Errorf("cancelled job: available_at %s, want none", *j.AvailableAt)
+	}
 	r := c.run("jobs", "cancel", ids)
 	if r.code != 1 || !strings.Contains(r.stderr, "already cancelled") {
 		t.Errorf("second cancel: exit %d, %q", r.code, r.stderr)

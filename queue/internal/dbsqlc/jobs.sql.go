@@ -15,7 +15,7 @@ import (
 
 const jobCancel = `-- name: JobCancel :execrows
 UPDATE iactq_jobs
-SET state = 'cancelled', finished_at = ?
+SET state = 'cancelled', finished_at = ?, available_at = NULL
 WHERE id = ? AND state IN ('available', 'scheduled', 'running', 'retryable')
 `
 
@@ -273,8 +273,8 @@ func (q *Queries) JobCountByQueueState(ctx context.Context) ([]JobCountByQueueSt
 
 const jobDueIDs = `-- name: JobDueIDs :many
 SELECT id FROM iactq_jobs
-WHERE state IN ('scheduled', 'retryable') AND available_at <= ?
-ORDER BY state, available_at, id
+WHERE available_at <= ? AND state IN ('scheduled', 'retryable')
+ORDER BY available_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED
 `
@@ -286,7 +286,9 @@ type JobDueIDsParams struct {
 
 // JobDueIDs finds scheduled and retryable jobs whose time has come; they are then
 // promoted by primary key (updating a secondary-index range invites deadlocks). SKIP
-// LOCKED: rows a claim or another promoter holds are left for the next round.
+// LOCKED: rows a claim or another promoter holds are left for the next round. A range
+// of iactq_jobs_available_at: available_at is set only while a job is scheduled or
+// retryable (every statement that moves a job out of those states clears it).
 func (q *Queries) JobDueIDs(ctx context.Context, arg JobDueIDsParams) ([]int64, error) {
 	rows, err := q.db.QueryContext(ctx, jobDueIDs, arg.Now, arg.Limit)
 	if err != nil {
