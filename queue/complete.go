@@ -6,11 +6,18 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
-// runCompleter writes outcomes as they come, many per transaction: whatever has
-// arrived while the previous batch was being written goes in the next one.
+// completerLinger is how long an outcome that found no other waiting waits for more,
+// while other jobs are still running: jobs claimed together finish close together,
+// and one statement then records them all instead of one each.
+const completerLinger = time.Millisecond
+
+// runCompleter writes outcomes as they come, many per statement: whatever has arrived
+// while the previous batch was being written goes in the next one.
 func (w *worker) runCompleter() {
 	batch := make([]result, 0, w.c.cfg.CompleterBatch)
 	for {
@@ -19,6 +26,7 @@ func (w *worker) runCompleter() {
 			return
 		}
 		batch = append(batch[:0], r)
+		lingered := false
 	gather:
 		for len(batch) < w.c.cfg.CompleterBatch {
 			select {
@@ -28,7 +36,21 @@ func (w *worker) runCompleter() {
 					return
 				}
 				batch = append(batch, r)
+				continue
 			default:
+			}
+			if lingered || w.runningCount() == 0 {
+				break gather
+			}
+			lingered = true
+			select {
+			case r, ok := <-w.results:
+				if !ok {
+					w.flush(batch)
+					return
+				}
+				batch = append(batch, r)
+			case <-time.After(completerLinger):
 				break gather
 			}
 		}
@@ -81,18 +103,22 @@ func (r result) recordedAs() State {
 }
 
 func (w *worker) logOutcome(r result) {
-	log := w.c.log.With().Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Str("queue", r.job.Queue).
-		Int("attempt", r.job.Attempt).Dur("duration", r.duration).Logger()
+	var ev *zerolog.Event
+	var msg string
 	switch r.recordedAs() {
 	case StateAvailable:
-		log.Info().Str("outcome", "released").Msg("job stopped by shutdown, back in the queue")
+		ev, msg = w.c.log.Info().Str("outcome", "released"), "job stopped by shutdown, back in the queue"
 	case StateCompleted:
-		log.Debug().Str("outcome", "completed").Msg("job completed")
+		// Debug: no line per completed job at the default level (and, the level
+		// being off, no work either: the event is nil).
+		ev, msg = w.c.log.Debug().Str("outcome", "completed"), "job completed"
 	case StateDiscarded:
-		log.Error().Str("outcome", "discarded").Err(r.err).Msg("job discarded")
+		ev, msg = w.c.log.Error().Str("outcome", "discarded").Err(r.err), "job discarded"
 	default:
-		log.Warn().Str("outcome", "retryable").Err(r.err).Msg("job failed, will retry")
+		ev, msg = w.c.log.Warn().Str("outcome", "retryable").Err(r.err), "job failed, will retry"
 	}
+	ev.Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Str("queue", r.job.Queue).
+		Int("attempt", r.job.Attempt).Dur("duration", r.duration).Msg(msg)
 }
 
 // isPlain tells whether r is a completion with nothing else to write.

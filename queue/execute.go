@@ -17,9 +17,10 @@ type result struct {
 	duration time.Duration
 }
 
-// start runs job in its own goroutine, holding one of p's slots.
+// start runs job in its own goroutine, holding one of p's slots. Its context ends at
+// its kind's timeout, at a hard stop, or when the worker cancels it.
 func (w *worker) start(job *JobRow, p *producer) {
-	ctx, cancel := context.WithCancel(w.jobsCtx)
+	ctx, cancel := context.WithTimeout(w.jobsCtx, w.c.timeoutFor(job.Kind))
 	w.mu.Lock()
 	w.running[job.ID] = cancel
 	w.held[job.ID] = true
@@ -59,23 +60,25 @@ func (w *worker) execute(ctx context.Context, job *JobRow) result {
 		res.err = Permanentf("invalid args: %v", err)
 		return res
 	}
-	timeout := entry.timeout
-	if timeout <= 0 {
-		timeout = w.c.cfg.JobTimeout
-	}
-	runCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	res.err = runRecovered(runCtx, entry, job, args, res.out)
+	res.err = runRecovered(ctx, entry, job, args, res.out)
 	res.duration = time.Since(begin)
 	if w.c.cfg.Journal != nil {
 		w.c.cfg.Journal(job, begin, begin.Add(res.duration), res.err)
 	}
 	if res.err != nil && w.jobsCtx.Err() != nil {
 		res.release = true // stopped by shutdown, not failed
-	} else if res.err != nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-		res.err = fmt.Errorf("timed out after %s: %w", timeout, res.err)
+	} else if res.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		res.err = fmt.Errorf("timed out after %s: %w", w.c.timeoutFor(job.Kind), res.err)
 	}
 	return res
+}
+
+// timeoutFor is the bound on one attempt of a job of kind.
+func (c *Client) timeoutFor(kind string) time.Duration {
+	if entry, ok := c.registry.kinds[kind]; ok && entry.timeout > 0 {
+		return entry.timeout
+	}
+	return c.cfg.JobTimeout
 }
 
 func runRecovered(ctx context.Context, entry kindEntry, job *JobRow, args any, out *outcome) (err error) {

@@ -375,10 +375,11 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				break
 			}
 			// The heads (oldest job per kind) say which ranges to read: those the
-			// poller just read, or, after a claim that got all it asked for (work is
-			// plainly there), the same heads again for up to a second.
+			// poller just read, or, after a claim that found work, the same heads
+			// again for up to a second (a kind that appears meanwhile is seen by the
+			// poller, whose heads replace these).
 			var err error
-			if polled := p.polled.Swap(nil); heads == nil && polled != nil {
+			if polled := p.polled.Swap(nil); polled != nil && polled.at.After(headsAt) {
 				heads, headsAt = polled.rows, polled.at
 			}
 			if heads == nil || time.Since(headsAt) > time.Second {
@@ -397,7 +398,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				if err == nil && len(jobs) > 0 {
 					w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
 				}
-				if err != nil || len(jobs) < free {
+				if err != nil || len(jobs) == 0 {
 					heads = nil // look again next time
 				}
 			}
