@@ -17,26 +17,31 @@ type result struct {
 	duration time.Duration
 }
 
-// start runs job in its own goroutine, holding one of p's slots. Its context ends at
-// its kind's timeout, at a hard stop, or when the worker cancels it.
-func (w *worker) start(job *JobRow, p *producer) {
+// runSlot runs job in one of p's slots, then, while p holds claimed jobs waiting for
+// a slot (its prefetch), the next of them, and frees the slot when none is left.
+func (w *worker) runSlot(p *producer, job *JobRow) {
+	defer w.jobsWG.Done()
+	for job != nil {
+		began := time.Now()
+		w.runOne(job)
+		job = p.next(time.Since(began))
+		p.signal() // a slot or a place in the prefetch is free
+	}
+}
+
+// runOne executes job and hands its outcome to the completer. Its context ends at its
+// kind's timeout, at a hard stop, or when the worker cancels it.
+func (w *worker) runOne(job *JobRow) {
 	ctx, cancel := context.WithTimeout(w.jobsCtx, w.c.timeoutFor(job.Kind))
 	w.mu.Lock()
 	w.running[job.ID] = cancel
-	w.held[job.ID] = true
 	w.mu.Unlock()
-	w.jobsWG.Add(1)
-	go func() {
-		defer w.jobsWG.Done()
-		res := w.execute(ctx, job)
-		cancel()
-		w.mu.Lock()
-		delete(w.running, job.ID)
-		w.mu.Unlock()
-		w.deliver(res)
-		p.busy.Add(-1)
-		p.signal()
-	}()
+	res := w.execute(ctx, job)
+	cancel()
+	w.mu.Lock()
+	delete(w.running, job.ID)
+	w.mu.Unlock()
+	w.deliver(res)
 }
 
 // execute decodes the job's args and runs its kind, turning panics into errors.

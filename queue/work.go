@@ -47,8 +47,16 @@ type worker struct {
 type producer struct {
 	queue       string
 	concurrency int
-	busy        atomic.Int32
 	wake        chan struct{}
+
+	mu   sync.Mutex
+	busy int // slots running a job
+	// ready are claimed jobs waiting for a slot: the prefetch, taken by a slot as
+	// its job ends, so that a claim overlaps the jobs of the one before.
+	ready   []*JobRow
+	stopped bool          // draining: ready jobs are not started any more
+	meanRun time.Duration // moving mean of recent run times; 0 until one ended
+
 	// polled holds the heads the poller just read for this queue, so that the
 	// producer it wakes need not read them again.
 	polled atomic.Pointer[polledHeads]
@@ -58,6 +66,74 @@ type producer struct {
 type polledHeads struct {
 	rows []dbsqlc.JobClaimHeadsRow
 	at   time.Time
+}
+
+// prefetchMaxRun is the mean run time under which a producer prefetches: a job
+// claimed ahead waits for a slot about that long, hidden from other workers.
+const prefetchMaxRun = batchWait
+
+// room tells how many jobs a claim may take now: the free slots, plus a quarter of
+// the slots as prefetch while jobs are short, less the jobs already waiting; the most
+// it can be (concurrency and prefetch); and whether some slot is running a job.
+func (p *producer) room() (n, most int, busy bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	most = p.concurrency
+	if p.meanRun > 0 && p.meanRun < prefetchMaxRun {
+		most += p.concurrency / 4
+	}
+	return most - p.busy - len(p.ready), most, p.busy > 0
+}
+
+// hasFree tells whether a slot is free.
+func (p *producer) hasFree() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy < p.concurrency
+}
+
+// dispatch queues claimed jobs and starts as many as there are free slots.
+func (p *producer) dispatch(w *worker, jobs []*JobRow) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ready = append(p.ready, jobs...)
+	for p.busy < p.concurrency && len(p.ready) > 0 && !p.stopped {
+		job := p.ready[0]
+		p.ready = p.ready[1:]
+		p.busy++
+		w.jobsWG.Add(1)
+		go w.runSlot(p, job)
+	}
+}
+
+// next is called by a slot whose job ended after running for ran: it returns the
+// next waiting job, or nil after freeing the slot.
+func (p *producer) next(ran time.Duration) *JobRow {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.meanRun == 0 {
+		p.meanRun = max(ran, time.Nanosecond)
+	} else {
+		p.meanRun += (ran - p.meanRun) / 16
+	}
+	if len(p.ready) > 0 && !p.stopped {
+		job := p.ready[0]
+		p.ready = p.ready[1:]
+		return job
+	}
+	p.busy--
+	return nil
+}
+
+// takeReady stops starting waiting jobs and returns them (to be released). With stop
+// false, jobs claimed later are started again.
+func (p *producer) takeReady(stop bool) []*JobRow {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	jobs := p.ready
+	p.ready = nil
+	p.stopped = stop
+	return jobs
 }
 
 func (p *producer) signal() {
@@ -133,6 +209,9 @@ func (c *Client) Work(ctx context.Context) error {
 	<-ctx.Done()
 	c.cfg.Observer.Stopping()
 	producersWG.Wait()
+	for _, p := range w.producers {
+		w.releaseUnstarted(p.takeReady(true))
+	}
 	w.drain()
 	w.resultsMu.Lock()
 	w.resultsClosed = true
@@ -221,6 +300,9 @@ func (w *worker) recoverLostRegistration(ctx context.Context) {
 		cancel()
 	}
 	w.mu.Unlock()
+	for _, p := range w.producers {
+		w.releaseUnstarted(p.takeReady(false))
+	}
 	if err := w.register(ctx); err == nil {
 		w.log.Info().Int64("worker_id", w.id.Load()).Msg("registered again")
 	}
@@ -332,11 +414,28 @@ func (w *worker) binlogFollower(ctx context.Context) (*binlogFollower, error) {
 
 func (w *worker) anyFree() bool {
 	for _, p := range w.producers {
-		if int(p.busy.Load()) < p.concurrency {
+		if p.hasFree() {
 			return true
 		}
 	}
 	return false
+}
+
+// releaseUnstarted gives claimed jobs that never started back to the queue, their
+// attempt not spent (the completer writes it, fenced by the claim like any outcome).
+func (w *worker) releaseUnstarted(jobs []*JobRow) {
+	for _, job := range jobs {
+		w.deliver(result{job: job, release: true, out: &outcome{prepare: w.c.prepare}})
+	}
+}
+
+// hold records jobs this worker claimed, until their outcome is written.
+func (w *worker) hold(jobs []*JobRow) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, job := range jobs {
+		w.held[job.ID] = true
+	}
 }
 
 // batchWait bounds how long a producer with a few free slots waits for more to free
@@ -362,15 +461,17 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			if (*w.paused.Load())[p.queue] {
 				break
 			}
-			busy := int(p.busy.Load())
-			free := p.concurrency - busy
+			free, most, busy := p.room()
 			if free <= 0 {
 				break
 			}
 			// Claim in batches: while jobs are running, wait up to batchWait after
-			// the last claim for a quarter of the slots to be free (each finishing
-			// job wakes this loop) rather than claim one or two jobs per transaction.
-			if busy > 0 && free < max(1, p.concurrency/4) && time.Since(lastClaim) < batchWait {
+			// the last claim for room for three quarters of the most it may hold
+			// (each finishing job wakes this loop) rather than claim a few jobs per
+			// transaction. With short jobs the prefetch keeps the slots busy
+			// meanwhile; a lower mark makes a claim start while the previous one's
+			// jobs are still ending, and claims then alternate big and small.
+			if busy && free < max(1, most*3/4) && time.Since(lastClaim) < batchWait {
 				time.AfterFunc(batchWait-time.Since(lastClaim), p.signal)
 				break
 			}
@@ -418,10 +519,8 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				continue
 			}
 			b.Reset()
-			for _, job := range jobs {
-				p.busy.Add(1)
-				w.start(job, p)
-			}
+			w.hold(jobs)
+			p.dispatch(w, jobs)
 			if len(jobs) < free {
 				break
 			}
