@@ -58,16 +58,24 @@ func (c *claimCursors) after(r claimRange) (sql.NullTime, sql.NullInt64) {
 	return nullTime(cur.at), nullInt64(cur.id)
 }
 
-// advance records the last job claimed from r, and drops every cursor once they are
-// cursorTTL old.
-func (c *claimCursors) advance(r claimRange, last dbsqlc.IactqJob, now time.Time) {
+// advance records where the claim's read of a range ended, and drops every cursor
+// once they are cursorTTL old. A read that found fewer jobs than it asked for reached
+// the range's end: its cursor is dropped, and the next claim reads the range from its
+// start, so that a job committed after others that came after it (concurrent inserts
+// commit in any order) waits for one claim, not for the cursors to expire.
+func (c *claimCursors) advance(e rangeEnd, now time.Time) {
 	if c == nil {
 		return
 	}
 	if c.last == nil || now.Sub(c.set) > cursorTTL {
 		c.last, c.set = map[cursorKey]claimCursor{}, now
 	}
-	c.last[cursorKey{r.kind, r.class}] = claimCursor{at: last.ScheduledAt, id: last.ID}
+	key := cursorKey{e.r.kind, e.r.class}
+	if e.exhausted {
+		delete(c.last, key)
+		return
+	}
+	c.last[key] = claimCursor{at: e.last.ScheduledAt, id: e.last.ID}
 }
 
 // expire drops the cursors if they are cursorTTL old.
@@ -122,6 +130,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 				break
 			}
 			var candidates []dbsqlc.IactqJob
+			exhausted := map[claimRange]bool{}
 			for _, r := range ranges {
 				afterAt, afterID := cursors.after(r)
 				rows, err := tx.JobClaimRange(ctx, dbsqlc.JobClaimRangeParams{
@@ -132,6 +141,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 					return fmt.Errorf("claim %s jobs: %w", r.kind, err)
 				}
 				candidates = append(candidates, rows...)
+				exhausted[r] = len(rows) < need
 			}
 			if len(ranges) > 1 {
 				// Several kinds share the class: merge by age. The rows not taken
@@ -145,7 +155,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 			}
 			taken := candidates[:min(need, len(candidates))]
 			claimed = append(claimed, taken...)
-			ends = appendRangeEnds(ends, ranges, taken)
+			ends = appendRangeEnds(ends, ranges, taken, exhausted)
 		}
 		if len(claimed) == 0 {
 			return nil
@@ -160,7 +170,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 		return nil, err
 	}
 	for _, e := range ends {
-		cursors.advance(e.r, e.last, now)
+		cursors.advance(e, now)
 	}
 	jobs := make([]*JobRow, len(claimed))
 	for i, j := range claimed {
@@ -174,16 +184,23 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 	return jobs, nil
 }
 
-// rangeEnd is the last job a claim took from one range.
+// rangeEnd is where a claim's read of one range ended: the last job it took from it,
+// or the range's end.
 type rangeEnd struct {
-	r    claimRange
-	last dbsqlc.IactqJob
+	r         claimRange
+	last      dbsqlc.IactqJob
+	exhausted bool // the read found fewer jobs than it asked for
 }
 
-// appendRangeEnds adds, for each range, the last of the taken jobs that came from it
-// (taken is in claim order, so the last of a kind is where its range's read ended).
-func appendRangeEnds(ends []rangeEnd, ranges []claimRange, taken []dbsqlc.IactqJob) []rangeEnd {
+// appendRangeEnds adds, for each range, where its read ended: the range's end if the
+// read was exhausted, else the last of the taken jobs that came from it (taken is in
+// claim order, so the last of a kind is where its range's read stopped).
+func appendRangeEnds(ends []rangeEnd, ranges []claimRange, taken []dbsqlc.IactqJob, exhausted map[claimRange]bool) []rangeEnd {
 	for _, r := range ranges {
+		if exhausted[r] {
+			ends = append(ends, rangeEnd{r: r, exhausted: true})
+			continue
+		}
 		for i := len(taken) - 1; i >= 0; i-- {
 			if taken[i].Kind == r.kind {
 				ends = append(ends, rangeEnd{r: r, last: taken[i]})

@@ -200,7 +200,8 @@ func TestClaimTakesBatchAndSkipsLocked(t *testing.T) {
 // TestClaimCursorStartsAfterLastClaimAndExpires: a claimer reads on from where its
 // last claim ended (not again over the jobs it just took), so a job that becomes
 // available behind that point waits until the cursors expire, a second later at most,
-// and is then claimed first, being the oldest.
+// or until a claim reaches the range's end, and is then claimed first, being the
+// oldest.
 func TestClaimCursorStartsAfterLastClaimAndExpires(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -235,5 +236,14 @@ func TestClaimCursorStartsAfterLastClaimAndExpires(t *testing.T) {
 	want := append([]int64{ids[2]}, ids[20:25]...)
 	if got := claimIDs(6); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("claim after the cursors expired %v, want %v (the oldest first)", got, want)
+	}
+	// A claim that reaches the range's end (5 jobs for 10 asked) drops its cursor: a
+	// job that becomes available behind it is taken by the very next claim.
+	if got := claimIDs(10); fmt.Sprint(got) != fmt.Sprint(ids[25:]) {
+		t.Fatalf("last claim %v, want %v", got, ids[25:])
+	}
+	db.Exec(t, `UPDATE iactq_jobs SET state = 'available', claimed_by = NULL, attempt = 0 WHERE id = ?`, ids[0])
+	if got := claimIDs(10); fmt.Sprint(got) != fmt.Sprint(ids[:1]) {
+		t.Fatalf("claim after the range's end %v, want %v", got, ids[:1])
 	}
 }
