@@ -72,23 +72,25 @@ func badCLIInputs() []badCLI {
 	}
 }
 
-// badBatchLines are bad lines of `iactq enqueue --batch`, each sent after two good
-// lines: the message must name line 3 and say this.
-func badBatchLines() []badCLI {
+// badLine is a bad line of `iactq enqueue --batch`, sent after two good lines: the
+// message must name line 3 and say want.
+type badLine struct{ name, line, want string }
+
+func badBatchLines() []badLine {
 	line := func(fields map[string]any) string {
 		b, _ := json.Marshal(fields)
 		return string(b)
 	}
-	return []badCLI{
-		{"args over 1 MiB", []string{line(map[string]any{"kind": "noop", "args": map[string]any{"x": strings.Repeat("a", 1<<20)}})}, "over the limit"},
-		{"line over 2 MiB", []string{line(map[string]any{"kind": "noop", "args": map[string]any{"x": strings.Repeat("a", 3<<20)}})}, "longer than"},
-		{"invalid UTF-8", []string{"{\"kind\":\"noop\",\"requested_by\":\"\xff\"}"}, "UTF-8"},
-		{"invalid JSON", []string{`{"kind":"noop",`}, ""},
-		{"kind with SQL", []string{line(map[string]any{"kind": "noop" + sqlMeta})}, "unknown kind"},
-		{"queue with spaces", []string{line(map[string]any{"kind": "noop", "queue": "my queue"})}, "invalid queue name"},
-		{"at 2040", []string{line(map[string]any{"kind": "noop", "at": "2040-01-01T00:00:00Z"})}, "out of range"},
-		{"max_attempts overflowing", []string{`{"kind":"noop","max_attempts":99999999999999999999}`}, "not a JSON object of a job"},
-		{"NUL bytes", []string{"\x00\x00"}, "not a JSON object of a job"},
+	return []badLine{
+		{"args over 1 MiB", line(map[string]any{"kind": "noop", "args": map[string]any{"x": strings.Repeat("a", 1<<20)}}), "over the limit"},
+		{"line over 2 MiB", line(map[string]any{"kind": "noop", "args": map[string]any{"x": strings.Repeat("a", 3<<20)}}), "longer than"},
+		{"invalid UTF-8", "{\"kind\":\"noop\",\"requested_by\":\"\xff\"}", "UTF-8"},
+		{"invalid JSON", `{"kind":"noop",`, ""},
+		{"kind with SQL", line(map[string]any{"kind": "noop" + sqlMeta}), "unknown kind"},
+		{"queue with spaces", line(map[string]any{"kind": "noop", "queue": "my queue"}), "invalid queue name"},
+		{"at 2040", line(map[string]any{"kind": "noop", "at": "2040-01-01T00:00:00Z"}), "out of range"},
+		{"max_attempts overflowing", `{"kind":"noop","max_attempts":99999999999999999999}`, "not a JSON object of a job"},
+		{"NUL bytes", "\x00\x00", "not a JSON object of a job"},
 	}
 }
 
@@ -242,7 +244,7 @@ func BadInput(ctx context.Context, o Options) (*Result, error) {
 	good := `{"kind":"noop"}` + "\n"
 	for _, tc := range badBatchLines() {
 		viaBatch++
-		res := runCLI(ctx, o.Bin, env, good+good+tc.args[0]+"\n"+good, 0, "enqueue", "--batch")
+		res := runCLI(ctx, o.Bin, env, good+good+tc.line+"\n"+good, 0, "enqueue", "--batch")
 		if res.code != 2 || res.stdout != "" || !strings.HasPrefix(res.stderr, "iactq: line 3") || !strings.Contains(res.stderr, tc.want) || len(res.stderr) > 1000 {
 			r.fail("enqueue --batch, %s: exit %d, stdout %q, stderr %q; want exit 2, 'line 3' and %q", tc.name, res.code, abbreviate(res.stdout, 100), abbreviate(res.stderr, 200), tc.want)
 		}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/chaos.sh — build iactq and run the fault-injection scenarios (package chaos).
 #
-# usage: scripts/chaos.sh [--short] [--scenario crash,away,contention] [--dir DIR]
+# usage: scripts/chaos.sh [--short] [--scenario crash,away,contention,badinput,privilege,galera] [--dir DIR]
 #
 # The scenarios start their own private MariaDB servers with scripts/db.sh
 # (.iactq/chaos, .iactq/chaos-away) and remove them afterwards. Exit status 1 when a
