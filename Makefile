@@ -111,7 +111,7 @@ bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench);
 	. .iactq/bench/env; \
 	IACTQ_DSN="$$IACTQ_ADMIN_DSN" IACTQ_BINLOG_DSN="$$IACTQ_BINLOG_DSN" $(BIN) bench $(BENCH_FLAGS)
 
-chaos: build ## fault injection (crashing workers, the database going away, contention) on private servers; CHAOS_FLAGS=--short for the short run
+chaos: build ## fault injection, six scenarios (crashing workers, the database going away, contention, bad input, least privilege, a Galera cluster) on private servers; CHAOS_FLAGS=--short for the short run
 	go run ./chaos/cmd --bin $(BIN) --root $(CURDIR) $(CHAOS_FLAGS)
 
 test: build ## all tests (unit + integration, -race) against a private MariaDB (.iactq/test), stopped afterwards

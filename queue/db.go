@@ -151,39 +151,25 @@ func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) 
 	}
 }
 
-// Bounds of retryInsert.
-const (
-	// insertLockRetryFor is how long an insert keeps retrying deadlocks and lock-wait
-	// timeouts when its context has no earlier deadline.
-	insertLockRetryFor = 10 * time.Minute
-	// insertMaxTries bounds the tries after other transient errors (a lost
-	// connection, a Galera node not ready), as inTx does.
-	insertMaxTries = 10
-	// insertMaxDelay caps the back-off between tries.
-	insertMaxDelay = time.Second
-)
+// insertLockRetryFor is how long an insert keeps retrying deadlocks and lock-wait
+// timeouts when its context has no earlier deadline.
+const insertLockRetryFor = 10 * time.Minute
 
 // retryInsert runs insert (a whole transaction, or one autocommitted statement) until
-// it succeeds or fails with an error that is not transient. A deadlock or lock-wait
-// timeout wrote nothing: it is retried, with jittered exponential back-off, until ctx
-// ends or insertLockRetryFor has passed, so that the caller never sees contention.
-// Other transient errors are retried insertMaxTries times.
+// it succeeds or fails with an error other than a deadlock or lock-wait timeout. Those
+// wrote nothing: they are retried, with jittered exponential back-off (5 ms doubling
+// up to 1 s), until ctx ends or insertLockRetryFor has passed, so that the caller
+// never sees contention. A lost connection is not retried here: the insert may have
+// been committed before the answer was lost, and a second one would be a second job
+// (inTx retries it for InsertMany, as it does every transaction).
 func retryInsert(ctx context.Context, insert func() error) error {
 	giveUp := time.Now().Add(insertLockRetryFor)
-	others := 0
 	for try := 0; ; try++ {
 		err := insert()
-		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+		if err == nil || !isLockConflict(err) || ctx.Err() != nil || time.Now().After(giveUp) {
 			return err
 		}
-		if !isLockConflict(err) {
-			if others++; others == insertMaxTries {
-				return err
-			}
-		} else if time.Now().After(giveUp) {
-			return err
-		}
-		delay := min(5*time.Millisecond<<min(try, 10), insertMaxDelay)
+		delay := min(5*time.Millisecond<<min(try, 10), time.Second)
 		delay = delay/2 + time.Duration(rand.Int64N(int64(delay)))
 		select {
 		case <-ctx.Done():
