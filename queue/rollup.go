@@ -46,8 +46,21 @@ func (c *Client) Rollup(ctx context.Context) (int, error) {
 		if locked[0].Valid && locked[0].Time.After(start) {
 			start = locked[0].Time.UTC()
 		}
+		if !start.Before(end) {
+			return nil
+		}
+		started, err := tx.RollupStartedFinished(ctx, dbsqlc.RollupStartedFinishedParams{
+			FromAt: sql.NullTime{Time: start, Valid: true}, ToAt: sql.NullTime{Time: end, Valid: true},
+		})
+		if err != nil {
+			return fmt.Errorf("roll up attempts started: %w", err)
+		}
+		byMinute := map[int64][]dbsqlc.RollupStartedFinishedRow{}
+		for _, r := range started {
+			byMinute[r.MinuteOffset] = append(byMinute[r.MinuteOffset], r)
+		}
 		for m := start; m.Before(end); m = m.Add(time.Minute) {
-			if err := c.rollupMinute(ctx, tx, m, now); err != nil {
+			if err := c.rollupMinute(ctx, tx, m, now, byMinute[int64(m.Sub(start)/time.Minute)]); err != nil {
 				return fmt.Errorf("roll up %s: %w", m.Format("2006-01-02 15:04"), err)
 			}
 			minutes++
@@ -71,7 +84,9 @@ type rollupRow struct {
 	waits, runs                                    []int64 // microseconds
 }
 
-func (c *Client) rollupMinute(ctx context.Context, tx dbTx, minute, now time.Time) error {
+// rollupMinute writes the rows of one minute; startedFinished are the attempts started
+// in it among jobs finished since (read once for all the minutes of a Rollup call).
+func (c *Client) rollupMinute(ctx context.Context, tx dbTx, minute, now time.Time, startedFinished []dbsqlc.RollupStartedFinishedRow) error {
 	from, to := minute, minute.Add(time.Minute)
 	rows := map[[2]string]*rollupRow{}
 	get := func(kind, class string) *rollupRow {
@@ -91,11 +106,7 @@ func (c *Client) rollupMinute(ctx context.Context, tx dbTx, minute, now time.Tim
 		get(r.Kind, anyString(r.Class)).enqueued += r.N
 	}
 	nfrom, nto := sql.NullTime{Time: from, Valid: true}, sql.NullTime{Time: to, Valid: true}
-	sf, err := tx.RollupStartedFinished(ctx, dbsqlc.RollupStartedFinishedParams{FromAt: nfrom, ToAt: nto})
-	if err != nil {
-		return err
-	}
-	for _, r := range sf {
+	for _, r := range startedFinished {
 		get(r.Kind, anyString(r.Class)).started += r.N
 	}
 	sl, err := tx.RollupStartedLive(ctx, dbsqlc.RollupStartedLiveParams{FromAt: nfrom, ToAt: nto})

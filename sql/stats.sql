@@ -78,11 +78,15 @@ LEFT JOIN iactq_kind_slas d ON d.kind = '*'
 WHERE j.created_at >= sqlc.arg(from_at) AND j.created_at < sqlc.arg(to_at)
 GROUP BY j.kind, class;
 
--- RollupStarted counts attempts started during [from_at, to_at) per kind and the class
--- the job was in at that moment, among jobs finished since from_at (a range of
--- iactq_jobs_finished) ...
+-- RollupStarted counts attempts started during [from_at, to_at) per minute (from
+-- from_at, which is a minute's start), kind and the class the job was in at that
+-- moment, among jobs finished since from_at (a range of iactq_jobs_finished) ... The
+-- range has no end (a job may finish long after it starts), so a rollup reads it once
+-- for all the minutes it rolls up, not once per minute: after a stop, an hour of
+-- minutes each reading every job finished since would read the table sixty times.
 -- name: RollupStartedFinished :many
-SELECT j.kind,
+SELECT CAST(TIMESTAMPDIFF(MINUTE, sqlc.narg(from_at), j.attempted_at) AS SIGNED) AS minute_offset,
+  j.kind,
   CAST(CASE
     WHEN TIMESTAMPDIFF(MICROSECOND, j.scheduled_at, j.attempted_at) > COALESCE(s.sla_seconds, d.sla_seconds) * 1000000 THEN 'OVERDUE'
     WHEN TIMESTAMPDIFF(MICROSECOND, j.scheduled_at, j.attempted_at) > COALESCE(s.urgent_seconds, d.urgent_seconds) * 1000000 THEN 'URGENT'
@@ -93,7 +97,7 @@ LEFT JOIN iactq_kind_slas s ON s.kind = j.kind
 LEFT JOIN iactq_kind_slas d ON d.kind = '*'
 WHERE j.finished_at >= sqlc.arg(from_at)
   AND j.attempted_at >= sqlc.arg(from_at) AND j.attempted_at < sqlc.arg(to_at)
-GROUP BY j.kind, class;
+GROUP BY minute_offset, j.kind, class;
 
 -- ... and among jobs running or waiting to retry now (ranges of the state prefix).
 -- name: RollupStartedLive :many
