@@ -48,7 +48,7 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
-func orderClient(t *testing.T, clk *clock) (*queuetest.DB, *queue.Client) {
+func orderClient(t testing.TB, clk *clock) (*queuetest.DB, *queue.Client) {
 	db := queuetest.New(t)
 	reg := queue.NewRegistry()
 	queue.Register(reg, queue.WorkFunc[testArgs](func(context.Context, *queue.Job[testArgs]) error { return nil }))
@@ -66,7 +66,7 @@ func orderClient(t *testing.T, clk *clock) (*queuetest.DB, *queue.Client) {
 	return db, c
 }
 
-func insertAged(t *testing.T, db *queuetest.DB, kind string, due time.Time) int64 {
+func insertAged(t testing.TB, db *queuetest.DB, kind string, due time.Time) int64 {
 	t.Helper()
 	res := db.Exec(t, `INSERT INTO iactq_jobs (kind, scheduled_at) VALUES (?, ?)`, kind, due)
 	id, _ := res.LastInsertId()

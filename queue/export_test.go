@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
@@ -43,4 +44,34 @@ func (c *Client) RecordCompletedForTest(ctx context.Context, job *JobRow) error 
 	return c.store.inTx(ctx, nil, func(tx dbTx) error {
 		return c.recordOutcomes(ctx, tx, []result{{job: job, out: &outcome{}}})
 	})
+}
+
+// CompleteForTest records jobs as completed exactly as a worker's completer does after
+// their executions: plain completions, one guarded UPDATE per claim group.
+func (c *Client) CompleteForTest(jobs []*JobRow) {
+	w := &worker{c: c, log: c.log, held: map[int64]bool{}}
+	batch := make([]result, len(jobs))
+	for i, j := range jobs {
+		batch[i] = result{job: j, out: &outcome{prepare: c.prepare}}
+	}
+	w.flush(batch)
+}
+
+// KindHead is the oldest available job of a kind, as the claim's heads query reads it.
+type KindHead struct {
+	Kind   string
+	Oldest time.Time
+}
+
+// PlanClaimForTest plans a claim from heads and returns the number of ranges to read.
+func PlanClaimForTest(heads []KindHead, slas map[string]SLA, now time.Time) int {
+	rows := make([]dbsqlc.JobClaimHeadsRow, len(heads))
+	for i, h := range heads {
+		rows[i] = dbsqlc.JobClaimHeadsRow{Kind: h.Kind, Oldest: h.Oldest}
+	}
+	n := 0
+	for _, ranges := range planClaim(rows, slas, now) {
+		n += len(ranges)
+	}
+	return n
 }
