@@ -28,8 +28,12 @@ type Config struct {
 	ShutdownGrace     time.Duration // how long running jobs may finish on shutdown (30 s)
 	JobTimeout        time.Duration // default bound on one attempt (10 min)
 	MaxArgsBytes      int           // largest args accepted on insert (1 MiB)
-	CompleterBatch    int           // outcomes written per statement at most (500)
-	Retry             RetryPolicy   // back-off between attempts
+	// FinishedRetention is how long completed, discarded and cancelled jobs stay in
+	// iactq_jobs before workers delete them (7 days), so that the table the claim
+	// works in stays small. Messages, reports and the SLA rollup keep their own rows.
+	FinishedRetention time.Duration
+	CompleterBatch    int         // outcomes written per statement at most (500)
+	Retry             RetryPolicy // back-off between attempts
 
 	// Now is the clock; tests set it. Default time.Now.
 	Now func() time.Time
@@ -67,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 10 * time.Minute
+	}
+	if c.FinishedRetention <= 0 {
+		c.FinishedRetention = 7 * 24 * time.Hour
 	}
 	if c.MaxArgsBytes <= 0 {
 		c.MaxArgsBytes = 1 << 20

@@ -18,7 +18,7 @@ func (w *worker) runMaintenance(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rescueEvery := max(w.c.cfg.RescueAfter/3, time.Second)
-	var lastRescue, lastHeal, lastReconcile time.Time
+	var lastRescue, lastHeal, lastReconcile, lastPrune time.Time
 	for {
 		w.chore(ctx, "refresh paused queues", w.refreshPaused)
 		w.chore(ctx, "promote due jobs", func(ctx context.Context) error {
@@ -45,6 +45,13 @@ func (w *worker) runMaintenance(ctx context.Context) {
 		if time.Since(lastHeal) >= 10*time.Second {
 			lastHeal = time.Now()
 			w.chore(ctx, "check schedules", w.c.HealSchedules)
+		}
+		if time.Since(lastPrune) >= pruneEvery {
+			lastPrune = time.Now()
+			w.chore(ctx, "delete finished jobs past their retention", func(ctx context.Context) error {
+				_, err := w.c.PruneFinished(ctx)
+				return err
+			})
 		}
 		select {
 		case <-ctx.Done():
@@ -247,4 +254,42 @@ func (c *Client) HealSchedules(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pruneEvery is how often a worker deletes finished jobs past their retention, and
+// pruneBatch how many one transaction deletes; pruneMaxBatches bounds one round, so
+// that a first prune of a large backlog of history is spread over several rounds.
+const (
+	pruneEvery      = time.Minute
+	pruneBatch      = 1000
+	pruneMaxBatches = 100
+)
+
+// PruneFinished deletes completed, discarded and cancelled jobs that finished more
+// than Config.FinishedRetention ago, by primary key in batches, and returns how many
+// it deleted (at most pruneBatch x pruneMaxBatches per call).
+func (c *Client) PruneFinished(ctx context.Context) (int, error) {
+	before := nullTime(c.now().Add(-c.cfg.FinishedRetention))
+	total := 0
+	for range pruneMaxBatches {
+		var n int
+		err := c.store.inTx(ctx, nil, func(tx dbTx) error {
+			ids, err := tx.JobFinishedBefore(ctx, dbsqlc.JobFinishedBeforeParams{Before: before, Limit: pruneBatch})
+			if err != nil || len(ids) == 0 {
+				n = 0
+				return err
+			}
+			deleted, err := tx.JobDeleteFinished(ctx, ids)
+			n = int(deleted)
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("delete finished jobs: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			break
+		}
+	}
+	return total, nil
 }

@@ -171,3 +171,17 @@ WHERE id IN (sqlc.slice(ids)) AND state = 'running' AND claimed_by = sqlc.arg(wo
 SELECT id, attempt, attempted_at FROM iactq_jobs
 WHERE state = 'running' AND claimed_by = ?
 ORDER BY id;
+
+-- JobFinishedBefore finds finished jobs whose retention is over: a range of
+-- iactq_jobs_finished (finished_at is NULL until a job finishes). SKIP LOCKED: two
+-- workers pruning at once take different rows.
+-- name: JobFinishedBefore :many
+SELECT id FROM iactq_jobs
+WHERE finished_at < sqlc.arg(before) AND state IN ('completed', 'discarded', 'cancelled')
+ORDER BY finished_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED;
+
+-- name: JobDeleteFinished :execrows
+DELETE FROM iactq_jobs
+WHERE id IN (sqlc.slice(ids)) AND state IN ('completed', 'discarded', 'cancelled');

@@ -35,6 +35,7 @@ type fileConfig struct {
 	RescueAfter       *duration          `yaml:"rescue_after"`
 	ShutdownGrace     *duration          `yaml:"shutdown_grace"`
 	JobTimeout        *duration          `yaml:"job_timeout"`
+	FinishedRetention *duration          `yaml:"finished_retention"`
 	MaxArgsBytes      *int               `yaml:"max_args_bytes"`
 	Retry             *retryFile         `yaml:"retry"`
 	SLA               map[string]slaFile `yaml:"sla"`
@@ -63,6 +64,7 @@ type settings struct {
 	RescueAfter       duration             `yaml:"rescue_after"`
 	ShutdownGrace     duration             `yaml:"shutdown_grace"`
 	JobTimeout        duration             `yaml:"job_timeout"`
+	FinishedRetention duration             `yaml:"finished_retention"`
 	MaxArgsBytes      int                  `yaml:"max_args_bytes"`
 	Retry             retrySettings        `yaml:"retry"`
 	SLA               map[string]slaConfig `yaml:"sla"`
@@ -239,6 +241,7 @@ func resolve(def, user *fileConfig, registry *queue.Registry, log zerolog.Logger
 		RescueAfter:       pick(user.RescueAfter, def.RescueAfter),
 		ShutdownGrace:     pick(user.ShutdownGrace, def.ShutdownGrace),
 		JobTimeout:        pick(user.JobTimeout, def.JobTimeout),
+		FinishedRetention: pick(user.FinishedRetention, def.FinishedRetention),
 		MaxArgsBytes:      *def.MaxArgsBytes,
 		Jobs:              user.Jobs,
 	}
@@ -337,7 +340,8 @@ func (s *settings) check() error {
 	for name, d := range map[string]duration{
 		"poll_interval": s.PollInterval, "heartbeat_interval": s.HeartbeatInterval,
 		"rescue_after": s.RescueAfter, "shutdown_grace": s.ShutdownGrace, "job_timeout": s.JobTimeout,
-		"retry.initial": s.Retry.Initial, "retry.max": s.Retry.Max,
+		"finished_retention": s.FinishedRetention,
+		"retry.initial":      s.Retry.Initial, "retry.max": s.Retry.Max,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("%s must be positive, got %s", name, formatDuration(time.Duration(d)))
@@ -370,6 +374,7 @@ func (s *settings) queueConfig() (queue.Config, error) {
 		RescueAfter:       time.Duration(s.RescueAfter),
 		ShutdownGrace:     time.Duration(s.ShutdownGrace),
 		JobTimeout:        time.Duration(s.JobTimeout),
+		FinishedRetention: time.Duration(s.FinishedRetention),
 		MaxArgsBytes:      s.MaxArgsBytes,
 		Retry: queue.RetryPolicy{
 			Initial: time.Duration(s.Retry.Initial),

@@ -46,6 +46,7 @@ func TestDefaults(t *testing.T) {
 		RescueAfter:       30 * time.Second,
 		ShutdownGrace:     30 * time.Second,
 		JobTimeout:        10 * time.Minute,
+		FinishedRetention: 7 * 24 * time.Hour,
 		MaxArgsBytes:      1 << 20,
 		Retry:             queue.RetryPolicy{Initial: time.Second, Max: time.Hour, Jitter: 0.3},
 		Schedules: []queue.Schedule{

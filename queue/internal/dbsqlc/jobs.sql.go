@@ -271,6 +271,29 @@ func (q *Queries) JobCountByQueueState(ctx context.Context) ([]JobCountByQueueSt
 	return items, nil
 }
 
+const jobDeleteFinished = `-- name: JobDeleteFinished :execrows
+DELETE FROM iactq_jobs
+WHERE id IN (/*SLICE:ids*/?) AND state IN ('completed', 'discarded', 'cancelled')
+`
+
+func (q *Queries) JobDeleteFinished(ctx context.Context, ids []int64) (int64, error) {
+	query := jobDeleteFinished
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const jobDueIDs = `-- name: JobDueIDs :many
 SELECT id FROM iactq_jobs
 WHERE available_at <= ? AND state IN ('scheduled', 'retryable')
@@ -348,6 +371,45 @@ func (q *Queries) JobFail(ctx context.Context, arg JobFailParams) (int64, error)
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const jobFinishedBefore = `-- name: JobFinishedBefore :many
+SELECT id FROM iactq_jobs
+WHERE finished_at < ? AND state IN ('completed', 'discarded', 'cancelled')
+ORDER BY finished_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED
+`
+
+type JobFinishedBeforeParams struct {
+	Before sql.NullTime
+	Limit  int32
+}
+
+// JobFinishedBefore finds finished jobs whose retention is over: a range of
+// iactq_jobs_finished (finished_at is NULL until a job finishes). SKIP LOCKED: two
+// workers pruning at once take different rows.
+func (q *Queries) JobFinishedBefore(ctx context.Context, arg JobFinishedBeforeParams) ([]int64, error) {
+	rows, err := q.db.QueryContext(ctx, jobFinishedBefore, arg.Before, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const jobGet = `-- name: JobGet :one
