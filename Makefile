@@ -19,6 +19,8 @@ GENERATED   := queue/internal/dbsqlc jobs/internal/jobsdb bench/internal/benchdb
 # Extra `go test` flags, e.g. make test TEST_FLAGS='-run TestClaim -v'; TEST_PKGS narrows.
 TEST_FLAGS ?=
 TEST_PKGS  ?= ./...
+# The race detector is on for tests; benchmarks run without it: make test RACE= ...
+RACE       ?= -race
 # Where `make run` serves the dashboard and /metrics (127.0.0.1 only).
 RUN_HTTP ?= 127.0.0.1:8377
 # Extra flags of the fault-injection runner, e.g. make chaos CHAOS_FLAGS=--short.
@@ -114,7 +116,7 @@ bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench);
 chaos: build ## fault injection, six scenarios (crashing workers, the database going away, contention, bad input, least privilege, a Galera cluster) on private servers; CHAOS_FLAGS=--short for the short run
 	go run ./chaos/cmd --bin $(BIN) --root $(CURDIR) $(CHAOS_FLAGS)
 
-test: build ## all tests (unit + integration, -race) against a private MariaDB (.iactq/test), stopped afterwards
+test: build ## all tests (unit + integration, -race; RACE= for benchmarks) against a private MariaDB (.iactq/test), stopped afterwards
 	@scripts/test-deps.sh
 	@trap 'scripts/db.sh down test >/dev/null 2>&1 || true' EXIT; \
 	scripts/db.sh up test >/dev/null; \
@@ -122,8 +124,8 @@ test: build ## all tests (unit + integration, -race) against a private MariaDB (
 	export IACTQ_TEST_ADMIN_DSN="$$IACTQ_ADMIN_DSN" IACTQ_TEST_WORKER_DSN="$$IACTQ_DSN" \
 		IACTQ_TEST_BINLOG_DSN="$${IACTQ_BINLOG_DSN:-}" IACTQ_BIN="$(CURDIR)/$(BIN)"; \
 	unset IACTQ_DSN IACTQ_ADMIN_DSN IACTQ_BINLOG_DSN; \
-	echo "go test -race -count=1 -timeout 30m $(TEST_FLAGS) $(TEST_PKGS)"; \
-	go test -race -count=1 -timeout 30m $(TEST_FLAGS) $(TEST_PKGS)
+	echo "go test $(RACE) -count=1 -timeout 30m $(TEST_FLAGS) $(TEST_PKGS)"; \
+	go test $(RACE) -count=1 -timeout 30m $(TEST_FLAGS) $(TEST_PKGS)
 
 clean: ## remove bin/ (the private servers' data in .iactq/ is kept)
 	rm -rf bin

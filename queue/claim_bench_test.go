@@ -14,7 +14,7 @@ import (
 // running), and the completion of those 100 as the completer writes it, on a backlog
 // of jobs of two kinds spread over the three SLA classes:
 //
-//	make test TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench ClaimAndComplete -benchtime 200x -count 5'
+//	make test RACE= TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench ClaimAndComplete -benchtime 200x -count 5'
 //
 // Each op is 100 jobs; ms/claim and ms/complete are the two halves.
 func BenchmarkClaimAndComplete(b *testing.B) {

@@ -18,7 +18,7 @@ import (
 // kind that does nothing, at a few concurrencies: the engine's own overhead per job
 // (claim, dispatch, completion), with a profile a go test -cpuprofile can take.
 //
-//	make test TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench Drain -benchtime 20000x'
+//	make test RACE= TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench Drain -benchtime 20000x'
 func BenchmarkDrain(b *testing.B) {
 	for _, concurrency := range []int{100, 500} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {

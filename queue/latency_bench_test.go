@@ -14,7 +14,7 @@ import (
 // (attempted_at - created_at, both on this machine's clock), and how many statements
 // per second the idle worker process sends. Run with
 //
-//	make test TEST_PKGS=./queue TEST_FLAGS='-run ^$ -bench EnqueueToStart -benchtime 200x'
+//	make test RACE= TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench EnqueueToStart -benchtime 200x'
 func BenchmarkEnqueueToStartAcrossProcesses(b *testing.B) {
 	b.Run("poll", func(b *testing.B) { benchEnqueueToStart(b, "") })
 	b.Run("binlog", func(b *testing.B) {
