@@ -448,7 +448,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
-	var lastClaim, headsAt time.Time
+	var lastClaim, headsAt, wakeAt time.Time
 	var heads []dbsqlc.JobClaimHeadsRow
 	var cursors claimCursors
 	for {
@@ -472,7 +472,10 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			// meanwhile; a lower mark makes a claim start while the previous one's
 			// jobs are still ending, and claims then alternate big and small.
 			if busy && free < max(1, most*3/4) && time.Since(lastClaim) < batchWait {
-				time.AfterFunc(batchWait-time.Since(lastClaim), p.signal)
+				if at := lastClaim.Add(batchWait); at.After(wakeAt) { // one timer per wait
+					wakeAt = at
+					time.AfterFunc(time.Until(at), p.signal)
+				}
 				break
 			}
 			// The heads (oldest job per kind) say which ranges to read: those the
