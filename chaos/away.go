@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
@@ -79,17 +77,15 @@ func DatabaseGoesAway(ctx context.Context, o Options, serverName string) (*Resul
 		return nil, err
 	}
 	defer f.killAll()
-	for i := 0; i < workers; i++ {
-		if _, err := f.start(); err != nil {
-			return nil, err
-		}
+	if err := f.startN(workers); err != nil {
+		return nil, err
 	}
 	o.logf("away: %d workers via proxy %s -> %s", workers, proxy.Addr(), addr)
 
 	// The producer: jobs arrive throughout (directly over the socket), retried
 	// while the server is down. Only acknowledged inserts are in want; any other
 	// row (a commit whose answer was lost) must complete too.
-	client, err := queue.NewClient(db.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
+	client, err := db.client()
 	if err != nil {
 		return nil, err
 	}
@@ -182,12 +178,7 @@ func DatabaseGoesAway(ctx context.Context, o Options, serverName string) (*Resul
 		r.fail("jobs not all completed within 3 minutes of the last fault")
 	}
 	r.note("drained %s after the last fault; server down %v; %d enqueue attempts failed while it was away", since(drainStart), downFor, insertFailures)
-	for _, e := range f.unexpectedExits() {
-		r.fail("%s", e)
-	}
-	for _, e := range f.stop(30 * time.Second) {
-		r.fail("%s", e)
-	}
+	f.stopInto(r)
 
 	all, err := loadJobs(ctx, db.DB)
 	if err != nil {

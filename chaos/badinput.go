@@ -13,9 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
 
@@ -198,24 +195,18 @@ func BadInput(ctx context.Context, o Options) (*Result, error) {
 	began := time.Now()
 	defer func() { r.Elapsed = time.Since(began) }()
 
-	db, err := NewDatabase(ctx, o.Server)
+	db, client, err := newDatabaseWithClient(ctx, o.Server)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	client, err := queue.NewClient(db.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
-	if err != nil {
-		return nil, err
-	}
 	f, err := newFleet(o.Bin, filepath.Join(o.Dir, "badinput"), badInputConfig, "IACTQ_DSN="+db.WorkerDSN)
 	if err != nil {
 		return nil, err
 	}
 	defer f.killAll()
-	for i := 0; i < workers; i++ {
-		if _, err := f.start(); err != nil {
-			return nil, err
-		}
+	if err := f.startN(workers); err != nil {
+		return nil, err
 	}
 	want, err := insertMixedJobs(ctx, client, n, n/1000, 5, rand.NewPCG(7, 8))
 	if err != nil {
@@ -348,12 +339,7 @@ func BadInput(ctx context.Context, o Options) (*Result, error) {
 		r.fail("jobs of queue default not all finished within %s", timeout)
 	}
 	time.Sleep(time.Second) // a bad job caught in a retry loop would run again by now
-	for _, e := range f.unexpectedExits() {
-		r.fail("%s", e)
-	}
-	for _, e := range f.stop(30 * time.Second) {
-		r.fail("%s", e)
-	}
+	f.stopInto(r)
 
 	all, err := loadJobs(ctx, db.DB)
 	if err != nil {

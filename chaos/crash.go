@@ -8,11 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/rs/zerolog"
-
-	"github.com/iact/iactq/jobs"
-	"github.com/iact/iactq/queue"
 )
 
 // crashConfig is the workers' config: fast heartbeats and rescue so that SIGKILLed
@@ -41,15 +36,11 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 	began := time.Now()
 	defer func() { r.Elapsed = time.Since(began) }()
 
-	db, err := NewDatabase(ctx, o.Server)
+	db, client, err := newDatabaseWithClient(ctx, o.Server)
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	client, err := queue.NewClient(db.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
-	if err != nil {
-		return nil, err
-	}
 
 	// The jobs, and the state each must end in.
 	want, err := insertMixedJobs(ctx, client, n, panics, maxSleep, rand.NewPCG(1, 2))
@@ -64,10 +55,8 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer f.killAll()
-	for i := 0; i < workers; i++ {
-		if _, err := f.start(); err != nil {
-			return nil, err
-		}
+	if err := f.startN(workers); err != nil {
+		return nil, err
 	}
 
 	// The schedule: exactly one live occurrence whenever we look.
@@ -170,12 +159,7 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 	time.Sleep(2 * time.Second) // a couple more schedule ticks with everyone alive
 	stopSched()
 	schedWG.Wait()
-	for _, e := range f.unexpectedExits() {
-		r.fail("%s", e)
-	}
-	for _, e := range f.stop(30 * time.Second) {
-		r.fail("%s", e)
-	}
+	f.stopInto(r)
 	o.logf("crash: finished in %s; checking", since(began))
 
 	mu.Lock()

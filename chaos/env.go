@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
 
@@ -79,6 +81,27 @@ func NewDatabase(ctx context.Context, s Server) (*Database, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// client returns a client of the job kinds' registry on d, for inserting jobs and
+// reading them back.
+func (d *Database) client() (*queue.Client, error) {
+	return queue.NewClient(d.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
+}
+
+// newDatabaseWithClient is NewDatabase and a client on it; the caller closes the
+// database.
+func newDatabaseWithClient(ctx context.Context, s Server) (*Database, *queue.Client, error) {
+	db, err := NewDatabase(ctx, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := db.client()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, client, nil
 }
 
 // emptyDatabase creates a database as NewDatabase does, but neither migrates nor

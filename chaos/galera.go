@@ -151,7 +151,7 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 	if _, err := db.Admin.ExecContext(ctx, `CREATE TABLE iactq_galera_probe (id TINYINT PRIMARY KEY, node VARCHAR(16) NOT NULL, at TIMESTAMP(6) NOT NULL)`); err != nil {
 		return nil, fmt.Errorf("create probe table: %w", err)
 	}
-	client, err := queue.NewClient(db.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
+	client, err := db.client()
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +169,8 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer f.killAll()
-	for i := 0; i < workers; i++ {
-		if _, err := f.start(); err != nil {
-			return nil, err
-		}
+	if err := f.startN(workers); err != nil {
+		return nil, err
 	}
 
 	// Two enqueuers straight to n2 and n3 (bypassing HAProxy) insert the same unique
@@ -262,12 +260,7 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 		r.fail("the cross-node jobs did not all finish within 2 minutes")
 	}
 	time.Sleep(2 * time.Second) // a couple more schedule ticks with everyone alive
-	for _, e := range f.unexpectedExits() {
-		r.fail("%s", e)
-	}
-	for _, e := range f.stop(30 * time.Second) {
-		r.fail("%s", e)
-	}
+	f.stopInto(r)
 	o.logf("galera: finished in %s; checking", since(began))
 
 	mu.Lock()

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/rs/zerolog"
 
 	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
@@ -196,7 +195,7 @@ func LeastPrivilege(ctx context.Context, o Options) (*Result, error) {
 	}
 	o.logf("privilege: %d DDL probes, %d DSN probes; a worker serves %s", probes["DDL/grant"], probes["DSN/secret"], addr)
 
-	client, err := queue.NewClient(db.DB, jobs.NewRegistry(jobs.Deps{}), queue.Config{}, zerolog.Nop())
+	client, err := db.client()
 	if err != nil {
 		return nil, err
 	}
@@ -274,12 +273,7 @@ func LeastPrivilege(ctx context.Context, o Options) (*Result, error) {
 	if !waitFor(ctx, 2*time.Minute, func() bool { return count(ctx, db.DB, pending) == 0 }) {
 		r.fail("jobs not all finished within 2 minutes")
 	}
-	for _, e := range f.unexpectedExits() {
-		r.fail("%s", e)
-	}
-	for _, e := range f.stop(30 * time.Second) {
-		r.fail("%s", e)
-	}
+	f.stopInto(r)
 	out, _ := os.ReadFile(worker.log)
 	prober("DSN/secret")(!strings.Contains(string(out), pw), "the worker's log (debug) shows the password")
 

@@ -51,6 +51,27 @@ func newFleet(bin, dir, config string, env ...string) (*fleet, error) {
 // start starts a worker process (iactq work).
 func (f *fleet) start() (*proc, error) { return f.startCmd("work") }
 
+// stopInto stops the fleet (30 s of grace) and fails r for every process that had
+// exited on its own or did not stop cleanly.
+func (f *fleet) stopInto(r *Result) {
+	for _, e := range f.unexpectedExits() {
+		r.fail("%s", e)
+	}
+	for _, e := range f.stop(30 * time.Second) {
+		r.fail("%s", e)
+	}
+}
+
+// startN starts n worker processes.
+func (f *fleet) startN(n int) error {
+	for i := 0; i < n; i++ {
+		if _, err := f.start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // startCmd starts `iactq ARGS...` with the fleet's config, journal and environment.
 func (f *fleet) startCmd(args ...string) (*proc, error) {
 	f.mu.Lock()

@@ -26,35 +26,38 @@ func (w *worker) runCompleter() {
 			return
 		}
 		batch = append(batch[:0], r)
+		closed := false
+		add := func(r result, ok bool) {
+			if ok {
+				batch = append(batch, r)
+			} else {
+				closed = true
+			}
+		}
 		lingered := false
 	gather:
-		for len(batch) < w.c.cfg.CompleterBatch {
+		for !closed && len(batch) < w.c.cfg.CompleterBatch {
 			select {
 			case r, ok := <-w.results:
-				if !ok {
-					w.flush(batch)
-					return
-				}
-				batch = append(batch, r)
+				add(r, ok)
 				continue
 			default:
 			}
 			if lingered || w.runningCount() == 0 {
-				break gather
+				break
 			}
 			lingered = true
 			select {
 			case r, ok := <-w.results:
-				if !ok {
-					w.flush(batch)
-					return
-				}
-				batch = append(batch, r)
+				add(r, ok)
 			case <-time.After(completerLinger):
 				break gather
 			}
 		}
 		w.flush(batch)
+		if closed {
+			return
+		}
 	}
 }
 
