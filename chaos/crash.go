@@ -90,14 +90,11 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 	// elsewhere, then SIGCONT it.
 	var (
 		mu       sync.Mutex
-		killed   = map[int]bool{}
-		kills    int
 		zombie   *proc
 		stopAt   time.Time
 		contAt   time.Time
 		zombieOK bool
 	)
-	pending := `SELECT COUNT(*) FROM iactq_jobs WHERE schedule_name IS NULL AND state NOT IN ('completed','discarded','cancelled')`
 	driverCtx, stopDriver := context.WithCancel(ctx)
 	driverDone := make(chan struct{})
 	go func() {
@@ -134,15 +131,10 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 				continue
 			}
 			victim := candidates[rng.IntN(len(candidates))]
-			victim.kill()
-			mu.Lock()
-			killed[victim.pid] = true
-			kills++
-			mu.Unlock()
-			if _, err := f.start(); err != nil {
+			if err := f.replace(victim); err != nil {
 				o.logf("crash: start a worker: %v", err)
 			}
-			o.logf("crash: killed pid %d (%d kills), %d jobs pending", victim.pid, kills, count(driverCtx, db.DB, pending))
+			o.logf("crash: killed pid %d (%d kills), %d jobs pending", victim.pid, f.kills(), count(driverCtx, db.DB, pendingJobs))
 		}
 	}()
 
@@ -150,7 +142,7 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 	if o.Short {
 		timeout = 4 * time.Minute
 	}
-	drained := waitFor(ctx, timeout, func() bool { return count(ctx, db.DB, pending) == 0 })
+	drained := waitFor(ctx, timeout, func() bool { return count(ctx, db.DB, pendingJobs) == 0 })
 	stopDriver()
 	<-driverDone
 	if !drained {
@@ -164,8 +156,8 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 
 	mu.Lock()
 	defer mu.Unlock()
-	r.Faults = kills
-	r.FaultDetail = fmt.Sprintf("%d SIGKILL", kills)
+	r.Faults = f.kills()
+	r.FaultDetail = fmt.Sprintf("%d SIGKILL", r.Faults)
 	if zombie != nil {
 		r.Faults++
 		r.FaultDetail += ", 1 SIGSTOP"
@@ -195,7 +187,7 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 		return earlier.WorkerPID == zombiePID && earlier.Start.Before(contAt) && j.rescued(earlier.Attempt) && j.Attempt > earlier.Attempt
 	})
 	checkFencing(r, execs, all, func(x execution) bool {
-		return killed[x.WorkerPID] || (x.WorkerPID == zombiePID && x.Start.Before(contAt))
+		return f.wasKilled(x.WorkerPID) || (x.WorkerPID == zombiePID && x.Start.Before(contAt))
 	})
 	checkMessages(r, all)
 
@@ -225,7 +217,7 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 		r.fail("schedule chaos_tick: only %d occurrences completed", done)
 	}
 	r.note("schedule @every 1s: %d occurrences, %d distinct ticks, %d completed; exactly 1 live in %d/%d looks", occ, ticks, done, schedLooks-schedBad, schedLooks)
-	r.note("%d executions journaled for %d jobs; %d workers SIGKILLed", len(execs), n, kills)
+	r.note("%d executions journaled for %d jobs; %d workers SIGKILLed", len(execs), n, f.kills())
 	return r, nil
 }
 

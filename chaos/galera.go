@@ -184,12 +184,6 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// The driver: SIGKILL a random worker every killEvery and start another.
-	var (
-		mu     sync.Mutex
-		killed = map[int]bool{}
-		kills  int
-	)
-	pending := `SELECT COUNT(*) FROM iactq_jobs WHERE schedule_name IS NULL AND state NOT IN ('completed','discarded','cancelled')`
 	driverCtx, stopDriver := context.WithCancel(ctx)
 	defer stopDriver()
 	driverDone := make(chan struct{})
@@ -208,15 +202,10 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 				continue
 			}
 			victim := live[rng.IntN(len(live))]
-			victim.kill()
-			mu.Lock()
-			killed[victim.pid] = true
-			kills++
-			mu.Unlock()
-			if _, err := f.start(); err != nil {
+			if err := f.replace(victim); err != nil {
 				o.logf("galera: start a worker: %v", err)
 			}
-			o.logf("galera: killed worker pid %d (%d kills), %d jobs pending", victim.pid, kills, count(driverCtx, db.DB, pending))
+			o.logf("galera: killed worker pid %d (%d kills), %d jobs pending", victim.pid, f.kills(), count(driverCtx, db.DB, pendingJobs))
 		}
 	}()
 
@@ -227,14 +216,14 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 	}
 	var fo failover
 	third := waitFor(ctx, timeout, func() bool {
-		c := count(ctx, db.DB, pending)
+		c := count(ctx, db.DB, pendingJobs)
 		return c >= 0 && c <= n*2/3
 	})
 	if !third {
 		r.fail("a third of the jobs were not done within %s", timeout)
 	} else {
 		probe := startProbe(ctx, db.AdminDSN)
-		before := count(ctx, db.DB, pending)
+		before := count(ctx, db.DB, pendingJobs)
 		node, pid, err := g.KillWriter(ctx)
 		fo.killAt = time.Now() // the SIGKILL is the script's last act
 		if err != nil {
@@ -247,7 +236,7 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 		o.logf("galera: HAProxy routes to %s after %s; first write through it after %s", fo.newWriter, fo.routedAt.Sub(fo.killAt).Round(10*time.Millisecond), fo.writeAt.Sub(fo.killAt).Round(10*time.Millisecond))
 	}
 
-	drained := waitFor(ctx, timeout, func() bool { return count(ctx, db.DB, pending) == 0 })
+	drained := waitFor(ctx, timeout, func() bool { return count(ctx, db.DB, pendingJobs) == 0 })
 	stopDriver()
 	<-driverDone
 	if !drained {
@@ -256,17 +245,15 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 	stopCert()
 	certRes := cert.wait()
 	// Drain the cross-node jobs too (they are noops of 0 ms).
-	if !waitFor(ctx, 2*time.Minute, func() bool { return count(ctx, db.DB, pending) == 0 }) {
+	if !waitFor(ctx, 2*time.Minute, func() bool { return count(ctx, db.DB, pendingJobs) == 0 }) {
 		r.fail("the cross-node jobs did not all finish within 2 minutes")
 	}
 	time.Sleep(2 * time.Second) // a couple more schedule ticks with everyone alive
 	f.stopInto(r)
 	o.logf("galera: finished in %s; checking", since(began))
 
-	mu.Lock()
-	defer mu.Unlock()
-	r.Faults = kills
-	r.FaultDetail = fmt.Sprintf("%d worker SIGKILL", kills)
+	r.Faults = f.kills()
+	r.FaultDetail = fmt.Sprintf("%d worker SIGKILL", r.Faults)
 	if fo.node != "" {
 		r.Faults++
 		r.FaultDetail += fmt.Sprintf(", writer node %s SIGKILL", fo.node)
@@ -291,7 +278,7 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	checkOverlaps(r, execs, all, nil)
-	dead := func(x execution) bool { return killed[x.WorkerPID] }
+	dead := func(x execution) bool { return f.wasKilled(x.WorkerPID) }
 	checkFencing(r, execs, all, dead)
 	checkMessages(r, all)
 	checkRepeats(r, execs, all, dead)
@@ -325,7 +312,7 @@ func Galera(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.note("%s", galeraNodes(ctx, g, fo.node))
 	r.note("worker logs: %s", workerDBErrors(f))
-	r.note("%d executions journaled for %d jobs; %d workers SIGKILLed", len(execs), r.Jobs, kills)
+	r.note("%d executions journaled for %d jobs; %d workers SIGKILLed", len(execs), r.Jobs, f.kills())
 	return r, nil
 }
 

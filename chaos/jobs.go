@@ -51,3 +51,7 @@ func insertMixedJobs(ctx context.Context, client *queue.Client, n, panics, maxSl
 	}
 	return want, nil
 }
+
+// pendingJobs counts the jobs a scenario inserted that are not finished yet (schedule
+// occurrences apart: a schedule always has one).
+const pendingJobs = `SELECT COUNT(*) FROM iactq_jobs WHERE schedule_name IS NULL AND state NOT IN ('completed','discarded','cancelled')`

@@ -21,9 +21,10 @@ type fleet struct {
 	bin, dir, config, journal string
 	env                       []string // IACTQ_DSN and friends
 
-	mu    sync.Mutex
-	procs []*proc
-	seq   int
+	mu     sync.Mutex
+	procs  []*proc
+	seq    int
+	killed map[int]bool // pids SIGKILLed by replace
 }
 
 // proc is one worker process.
@@ -119,6 +120,34 @@ func (p *proc) kill() {
 	p.expectExit.Store(true)
 	_ = p.signal(syscall.SIGKILL)
 	<-p.done
+}
+
+// replace SIGKILLs victim and starts a worker in its place; the kill is remembered
+// (wasKilled, kills) even when the new worker fails to start.
+func (f *fleet) replace(victim *proc) error {
+	victim.kill()
+	f.mu.Lock()
+	if f.killed == nil {
+		f.killed = map[int]bool{}
+	}
+	f.killed[victim.pid] = true
+	f.mu.Unlock()
+	_, err := f.start()
+	return err
+}
+
+// wasKilled tells whether replace SIGKILLed the process pid.
+func (f *fleet) wasKilled(pid int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.killed[pid]
+}
+
+// kills is the number of processes replace SIGKILLed.
+func (f *fleet) kills() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.killed)
 }
 
 // live returns the processes still running.

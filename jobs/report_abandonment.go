@@ -10,16 +10,11 @@ import (
 // AbandonmentReportArgs are the args of abandonment_report: abandoned calls for a
 // period and a wait threshold, by hour or day.
 type AbandonmentReportArgs struct {
-	// Period: "last 24h" (default), "last 7d", "2026-11-01/2026-11-08", ...
-	Period string `json:"period,omitempty"`
+	ReportScope
 	// ThresholdSeconds: an abandoned call counts when the caller waited at least this
 	// long for an agent; shorter ones are "short abandons" (misdials, callers who
 	// changed their mind), left out of the rate. Default 30; 0 counts every one.
 	ThresholdSeconds *int `json:"threshold_seconds,omitempty"`
-	// Granularity: "hour" or "day" (default from the config, hour).
-	Granularity string `json:"granularity,omitempty"`
-	// FlowID limits the report to one IVR flow; empty means every flow.
-	FlowID string `json:"flow_id,omitempty"`
 }
 
 // Kind implements queue.Args.
@@ -30,13 +25,13 @@ const defaultAbandonThreshold = 30
 
 // Validate implements queue.Validator.
 func (a AbandonmentReportArgs) Validate() error {
-	if err := validatePeriodArgs(a.Period, a.Granularity); err != nil {
+	if err := a.ReportScope.Validate(); err != nil {
 		return err
 	}
 	if a.ThresholdSeconds != nil && (*a.ThresholdSeconds < 0 || *a.ThresholdSeconds > 3600) {
 		return fmt.Errorf("threshold_seconds %d is out of range 0..3600", *a.ThresholdSeconds)
 	}
-	return validateFlowID(a.FlowID)
+	return nil
 }
 
 func (a AbandonmentReportArgs) threshold() int {
@@ -78,11 +73,7 @@ func (s *abandonStats) values() []any {
 var abandonColumns = []string{"calls", "answered", "abandoned", "short_abandoned", "offered", "abandon_rate_pct", "avg_abandoned_wait_s"}
 
 func buildAbandonment(ctx context.Context, env reportEnv, a AbandonmentReportArgs) (*ReportResult, error) {
-	p, b, err := env.resolve(a.Period, a.Granularity)
-	if err != nil {
-		return nil, err
-	}
-	calls, err := loadCalls(ctx, env.q, a.FlowID, p.From, p.To)
+	p, b, calls, err := a.load(ctx, env)
 	if err != nil {
 		return nil, err
 	}

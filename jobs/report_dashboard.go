@@ -11,26 +11,13 @@ import (
 )
 
 // DashboardMetricsArgs are the args of dashboard_metrics: the IVR dashboard's numbers
-// for a period, by hour or day.
+// for a period, by hour or day (also "today" as a period).
 type DashboardMetricsArgs struct {
-	// Period: "last 24h" (default), "last 7d", "today", "2026-11-01/2026-11-08", ...
-	Period string `json:"period,omitempty"`
-	// Granularity: "hour" or "day" (default from the config, hour).
-	Granularity string `json:"granularity,omitempty"`
-	// FlowID limits the report to one IVR flow; empty means every flow.
-	FlowID string `json:"flow_id,omitempty"`
+	ReportScope
 }
 
 // Kind implements queue.Args.
 func (DashboardMetricsArgs) Kind() string { return "dashboard_metrics" }
-
-// Validate implements queue.Validator.
-func (a DashboardMetricsArgs) Validate() error {
-	if err := validatePeriodArgs(a.Period, a.Granularity); err != nil {
-		return err
-	}
-	return validateFlowID(a.FlowID)
-}
 
 // callRow is one call as the reports read it.
 type callRow struct {
@@ -126,11 +113,7 @@ var dashColumns = []string{"calls", "answered", "abandoned", "self_served", "dro
 	"abandon_rate_pct", "avg_wait_s", "p90_wait_s", "avg_handle_s"}
 
 func buildDashboard(ctx context.Context, env reportEnv, a DashboardMetricsArgs) (*ReportResult, error) {
-	p, b, err := env.resolve(a.Period, a.Granularity)
-	if err != nil {
-		return nil, err
-	}
-	calls, err := loadCalls(ctx, env.q, a.FlowID, p.From, p.To)
+	p, b, calls, err := a.load(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -10,24 +10,11 @@ import (
 // CallVolumeTrendArgs are the args of call_volume_trend: call volume over a period,
 // against the previous period of the same length.
 type CallVolumeTrendArgs struct {
-	// Period: "last 24h" (default), "last 7d", "2026-11-01/2026-11-08", ...
-	Period string `json:"period,omitempty"`
-	// Granularity: "hour" or "day" (default from the config, hour).
-	Granularity string `json:"granularity,omitempty"`
-	// FlowID limits the report to one IVR flow; empty means every flow.
-	FlowID string `json:"flow_id,omitempty"`
+	ReportScope
 }
 
 // Kind implements queue.Args.
 func (CallVolumeTrendArgs) Kind() string { return "call_volume_trend" }
-
-// Validate implements queue.Validator.
-func (a CallVolumeTrendArgs) Validate() error {
-	if err := validatePeriodArgs(a.Period, a.Granularity); err != nil {
-		return err
-	}
-	return validateFlowID(a.FlowID)
-}
 
 // slope is the least-squares slope of ys against their index 0, 1, 2, ...: the
 // change in volume per bucket. 0 with fewer than two points.

@@ -204,6 +204,35 @@ func truncateRunes(s string, n int) string {
 }
 
 // validateFlowID checks a flow id argument.
+// ReportScope is what the time-series reports (dashboard_metrics, abandonment_report,
+// call_volume_trend) cover: a period cut into buckets, and every flow or one.
+type ReportScope struct {
+	// Period: "last 24h" (default), "last 7d", "today", "2026-11-01/2026-11-08", ...
+	Period string `json:"period,omitempty"`
+	// Granularity: "hour" or "day" (default from the config, hour).
+	Granularity string `json:"granularity,omitempty"`
+	// FlowID limits the report to one IVR flow; empty means every flow.
+	FlowID string `json:"flow_id,omitempty"`
+}
+
+// Validate implements queue.Validator (for the args that embed the scope).
+func (s ReportScope) Validate() error {
+	if err := validatePeriodArgs(s.Period, s.Granularity); err != nil {
+		return err
+	}
+	return validateFlowID(s.FlowID)
+}
+
+// load resolves the scope's period and buckets and reads its calls.
+func (s ReportScope) load(ctx context.Context, env reportEnv) (period, bucketer, []callRow, error) {
+	p, b, err := env.resolve(s.Period, s.Granularity)
+	if err != nil {
+		return period{}, bucketer{}, nil, err
+	}
+	calls, err := loadCalls(ctx, env.q, s.FlowID, p.From, p.To)
+	return p, b, calls, err
+}
+
 func validateFlowID(id string) error {
 	if len(id) > 64 {
 		return fmt.Errorf("flow_id %q is longer than 64 characters", id[:20]+"...")

@@ -130,43 +130,44 @@ type dbTx struct {
 	conn dbsqlc.DBTX
 }
 
-// inTx runs fn in a transaction and commits it. Deadlocks, lock-wait timeouts, Galera
-// certification failures and lost connections roll back and run fn again, with
-// jittered back-off, up to a few times: they are never surfaced as job failures.
+// inTx runs fn in a transaction and commits it, retrying transient errors
+// (retryTransient) so that they are never surfaced as job failures: a lost
+// connection too, since every engine transaction is safe to run again (claims whose
+// commit answer was lost are released, outcomes are guarded by the claim).
 func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
-	const maxTries = 10
-	var err error
-	for try := 1; ; try++ {
-		err = s.inTxOnce(ctx, opts, fn)
-		if err == nil || !isRetryable(err) || try == maxTries || ctx.Err() != nil {
-			return err
-		}
-		delay := time.Duration(try*try) * 5 * time.Millisecond
-		delay += time.Duration(rand.Int64N(int64(delay)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-	}
+	return retryTransient(ctx, true, func() error { return s.inTxOnce(ctx, opts, fn) })
 }
 
-// insertLockRetryFor is how long an insert keeps retrying deadlocks and lock-wait
-// timeouts when its context has no earlier deadline.
-const insertLockRetryFor = 10 * time.Minute
+// Bounds of retryTransient.
+const (
+	// lockRetryFor is how long deadlocks and lock-wait timeouts are retried when the
+	// context has no earlier deadline.
+	lockRetryFor = 10 * time.Minute
+	// lostTries bounds the tries after other transient errors (a lost connection, a
+	// Galera node not ready).
+	lostTries = 10
+)
 
-// retryInsert runs insert (a whole transaction, or one autocommitted statement) until
-// it succeeds or fails with an error other than a deadlock or lock-wait timeout. Those
-// wrote nothing: they are retried, with jittered exponential back-off (5 ms doubling
-// up to 1 s), until ctx ends or insertLockRetryFor has passed, so that the caller
-// never sees contention. A lost connection is not retried here: the insert may have
-// been committed before the answer was lost, and a second one would be a second job
-// (inTx retries it for InsertMany, as it does every transaction).
-func retryInsert(ctx context.Context, insert func() error) error {
-	giveUp := time.Now().Add(insertLockRetryFor)
+// retryTransient runs op (a whole transaction, or one autocommitted statement) until
+// it succeeds, fails with an error that is not transient, or ctx ends. A deadlock or
+// lock-wait timeout wrote nothing: it is retried until lockRetryFor has passed, so
+// that callers never see contention. Other transient errors are retried lostTries
+// times if retryLost: not for inserts, which a lost connection may have committed
+// before the answer was lost, so that running them again would make a second job.
+// Back-off: 5 ms doubling up to 1 s, with jitter.
+func retryTransient(ctx context.Context, retryLost bool, op func() error) error {
+	giveUp := time.Now().Add(lockRetryFor)
+	lost := 0
 	for try := 0; ; try++ {
-		err := insert()
-		if err == nil || !isLockConflict(err) || ctx.Err() != nil || time.Now().After(giveUp) {
+		err := op()
+		if err == nil || !isRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+		if isLockConflict(err) {
+			if time.Now().After(giveUp) {
+				return err
+			}
+		} else if lost++; !retryLost || lost == lostTries {
 			return err
 		}
 		delay := min(5*time.Millisecond<<min(try, 10), time.Second)

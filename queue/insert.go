@@ -130,7 +130,7 @@ func (c *Client) Insert(ctx context.Context, p InsertParams) (InsertResult, erro
 			return InsertResult{}, err
 		}
 		var id int64
-		err = retryInsert(ctx, func() error {
+		err = retryTransient(ctx, false, func() error {
 			var err error
 			id, err = c.store.q.JobInsert(ctx, row)
 			return err
@@ -159,14 +159,14 @@ func (c *Client) InsertTx(ctx context.Context, tx *sql.Tx, p InsertParams) (Inse
 
 // InsertMany enqueues jobs in one transaction: all or none. Jobs without a unique key
 // go in multi-row INSERT statements. Deadlocks and lock-wait timeouts are retried
-// until ctx ends (retryInsert): contention never reaches the caller.
+// until ctx ends (retryTransient): contention never reaches the caller.
 func (c *Client) InsertMany(ctx context.Context, ps []InsertParams) ([]InsertResult, error) {
 	rows, err := c.prepareAll(ps)
 	if err != nil {
 		return nil, err
 	}
 	var res []InsertResult
-	err = retryInsert(ctx, func() error {
+	err = retryTransient(ctx, false, func() error {
 		return c.store.inTxOnce(ctx, nil, func(tx dbTx) error {
 			var err error
 			res, err = insertRows(ctx, tx, rows)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,8 +36,8 @@ A deploy is started with 'iactq enqueue deploy --args '{"env":"staging","revisio
 			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			if env != "" && !knownDeployEnv(env) {
-				return usagef("invalid --env %q: use %s", env, strings.Join(jobs.DeployEnvs, " or "))
+			if err := checkEnvFlag(env); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			db, err := a.openDB(ctx)
@@ -196,13 +197,12 @@ func took(start, end time.Time) string {
 	return shortDuration(d)
 }
 
-func knownDeployEnv(env string) bool {
-	for _, e := range jobs.DeployEnvs {
-		if e == env {
-			return true
-		}
+// checkEnvFlag refuses an --env that is not a deploy environment (empty means all).
+func checkEnvFlag(env string) error {
+	if env != "" && !slices.Contains(jobs.DeployEnvs, env) {
+		return usagef("invalid --env %q: use %s", env, strings.Join(jobs.DeployEnvs, " or "))
 	}
-	return false
+	return nil
 }
 
 func knownDeployStep(step string) bool {
@@ -236,8 +236,8 @@ Take a snapshot with 'iactq enqueue dora_snapshot --args '{"window_days":30}''.`
   iactq dora --json | jq .current.bands`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
-			if env != "" && !knownDeployEnv(env) {
-				return usagef("invalid --env %q: use %s", env, strings.Join(jobs.DeployEnvs, " or "))
+			if err := checkEnvFlag(env); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			db, err := a.openDB(ctx)
