@@ -60,9 +60,6 @@ type producer struct {
 	// polled holds the heads the poller just read for this queue, so that the
 	// producer it wakes need not read them again.
 	polled atomic.Pointer[polledHeads]
-	// found is when a claim of this producer last found jobs (Unix nanoseconds):
-	// while it keeps finding them, the poller need not look for it.
-	found atomic.Int64
 }
 
 // polledHeads are a queue's oldest available job per kind, and when they were read.
@@ -335,9 +332,7 @@ func (w *worker) runPoller(ctx context.Context) {
 		if w.binlogOK.Load() {
 			interval = w.c.cfg.IdlePollInterval
 		}
-		// A timed look is skipped while every producer with free slots keeps finding
-		// jobs; a binary-log wake-up (a job was just inserted) always looks.
-		if !w.anyFree() || (!woken && !w.anyIdle(interval)) {
+		if !w.anyFree() {
 			timer.Reset(interval)
 			continue
 		}
@@ -426,18 +421,6 @@ func (w *worker) anyFree() bool {
 	return false
 }
 
-// anyIdle tells whether a producer has a free slot and has not found jobs within the
-// last interval: one the poller should look for work for. A producer that claims jobs
-// and still has free slots reads the queue's heads itself.
-func (w *worker) anyIdle(interval time.Duration) bool {
-	for _, p := range w.producers {
-		if p.hasFree() && time.Since(time.Unix(0, p.found.Load())) > interval {
-			return true
-		}
-	}
-	return false
-}
-
 // releaseUnstarted gives claimed jobs that never started back to the queue, their
 // attempt not spent (the completer writes it, fenced by the claim like any outcome).
 func (w *worker) releaseUnstarted(jobs []*JobRow) {
@@ -517,7 +500,6 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, free, heads, &cursors)
 				lastClaim = time.Now()
 				if err == nil && len(jobs) > 0 {
-					p.found.Store(lastClaim.UnixNano())
 					w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
 				}
 				if err != nil || len(jobs) == 0 {
