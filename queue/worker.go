@@ -1,0 +1,254 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// worker is one running Work call: a registered worker process.
+type worker struct {
+	c   *Client
+	log zerolog.Logger
+	id  atomic.Int64 // iactq_workers.id; changes when the registration is lost
+
+	producers map[string]*producer
+
+	resultsMu     sync.Mutex
+	results       chan result
+	resultsClosed bool // after the drain; a job that ignored cancellation reports nowhere
+
+	jobsCtx    context.Context // parent of every job's context; cancelled at hard stop
+	cancelJobs context.CancelFunc
+	jobsWG     sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[int64]context.CancelFunc // job id -> cancel of its context
+	held    map[int64]bool               // claimed and not yet recorded: running or in the completer
+
+	paused atomic.Pointer[map[string]bool]
+
+	pollNow  chan struct{} // a wake-up from the binary log
+	binlogOK atomic.Bool   // following the binary log: poll slowly
+}
+
+// Work registers this process as a worker and runs jobs of the configured queues until
+// ctx is cancelled. It then drains: it stops claiming, gives running jobs
+// Config.ShutdownGrace to finish, stops the rest and puts them back in the queue, and
+// returns. Database outages are waited out with back-off, never returned.
+func (c *Client) Work(ctx context.Context) error {
+	w := &worker{
+		c:         c,
+		log:       c.log.With().Str("component", "worker").Logger(),
+		producers: map[string]*producer{},
+		results:   make(chan result, 4096),
+		running:   map[int64]context.CancelFunc{},
+		held:      map[int64]bool{},
+		pollNow:   make(chan struct{}, 1),
+	}
+	w.jobsCtx, w.cancelJobs = context.WithCancel(context.WithoutCancel(ctx))
+	defer w.cancelJobs()
+	for q, n := range c.cfg.Queues {
+		w.producers[q] = &producer{queue: q, concurrency: n, wake: make(chan struct{}, 1)}
+	}
+	w.paused.Store(&map[string]bool{})
+
+	if err := w.register(ctx); err != nil {
+		return nil // cancelled before the database answered: nothing to drain
+	}
+	// Before the first claim: the SLAs the view shows, and which queues are paused.
+	err := retryForever(ctx, w.log, "save SLAs", func() error {
+		if err := c.SyncSLAs(ctx); err != nil {
+			return err
+		}
+		return w.refreshPaused(ctx)
+	})
+	if err != nil {
+		w.deregister()
+		return nil
+	}
+	w.log.Info().Int64("worker_id", w.id.Load()).Str("queues", w.queueList()).Msg("worker started")
+	c.cfg.Observer.Started(w.id.Load())
+
+	completerDone := make(chan struct{})
+	go func() { defer close(completerDone); w.runCompleter() }()
+
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() { defer bg.Done(); w.runHeartbeat(bgCtx) }()
+	go func() { defer bg.Done(); w.runMaintenance(ctx) }()
+	if c.cfg.BinlogDSN != "" {
+		if f, err := w.binlogFollower(ctx); err != nil {
+			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
+		} else {
+			bg.Add(1)
+			go func() { defer bg.Done(); f.run(ctx) }()
+		}
+	}
+
+	var producersWG sync.WaitGroup
+	for _, p := range w.producers {
+		producersWG.Add(1)
+		go func() { defer producersWG.Done(); w.runProducer(ctx, p) }()
+	}
+	producersWG.Add(1)
+	go func() { defer producersWG.Done(); w.runPoller(ctx) }()
+
+	<-ctx.Done()
+	c.cfg.Observer.Stopping()
+	producersWG.Wait()
+	for _, p := range w.producers {
+		w.releaseUnstarted(p.takeReady(true))
+	}
+	w.drain()
+	w.resultsMu.Lock()
+	w.resultsClosed = true
+	close(w.results)
+	w.resultsMu.Unlock()
+	<-completerDone
+	stopBackground()
+	bg.Wait()
+	w.deregister()
+	w.log.Info().Msg("worker stopped")
+	return nil
+}
+
+func (w *worker) queueList() string {
+	var qs []string
+	for q, p := range w.producers {
+		qs = append(qs, fmt.Sprintf("%s=%d", q, p.concurrency))
+	}
+	sort.Strings(qs)
+	return strings.Join(qs, ",")
+}
+
+// register inserts this process's worker row, waiting out database outages.
+func (w *worker) register(ctx context.Context) error {
+	host, _ := os.Hostname()
+	return retryForever(ctx, w.log, "register worker", func() error {
+		id, err := w.c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: host, Pid: int32(os.Getpid()), Queues: w.queueList()})
+		if err != nil {
+			return err
+		}
+		w.id.Store(id)
+		return nil
+	})
+}
+
+func (w *worker) deregister() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.c.store.q.WorkerDelete(ctx, w.id.Load()); err != nil {
+		w.log.Warn().Err(err).Msg("could not remove worker registration; it will expire")
+	}
+}
+
+// retryForever runs fn until it succeeds or ctx ends, backing off exponentially (up to
+// 5 s) with jitter between tries.
+func retryForever(ctx context.Context, log zerolog.Logger, what string, fn func() error) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = 0
+	return backoff.RetryNotify(fn, backoff.WithContext(b, ctx), func(err error, d time.Duration) {
+		log.Warn().Err(err).Dur("retry_in", d).Msgf("%s failed", what)
+	})
+}
+
+// runHeartbeat says this worker is alive. If its row was deleted (it was declared dead
+// while cut off), its running jobs have been given to others: it stops them and
+// registers again under a new id.
+func (w *worker) runHeartbeat(ctx context.Context) {
+	t := time.NewTicker(w.c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := w.c.store.q.WorkerTouch(ctx, w.id.Load())
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("heartbeat failed")
+			}
+			continue
+		}
+		if n == 0 {
+			w.recoverLostRegistration(ctx)
+		}
+	}
+}
+
+func (w *worker) recoverLostRegistration(ctx context.Context) {
+	old := w.id.Load()
+	w.log.Warn().Int64("worker_id", old).Msg("worker was declared dead; stopping its jobs (they run elsewhere) and registering again")
+	w.mu.Lock()
+	for _, cancel := range w.running {
+		cancel()
+	}
+	w.mu.Unlock()
+	for _, p := range w.producers {
+		w.releaseUnstarted(p.takeReady(false))
+	}
+	if err := w.register(ctx); err == nil {
+		w.log.Info().Int64("worker_id", w.id.Load()).Msg("registered again")
+	}
+}
+
+// releaseUnstarted gives claimed jobs that never started back to the queue, their
+// attempt not spent (the completer writes it, fenced by the claim like any outcome).
+func (w *worker) releaseUnstarted(jobs []*JobRow) {
+	for _, job := range jobs {
+		w.deliver(result{job: job, release: true, out: &outcome{prepare: w.c.prepare}})
+	}
+}
+
+// hold records jobs this worker claimed, until their outcome is written.
+func (w *worker) hold(jobs []*JobRow) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, job := range jobs {
+		w.held[job.ID] = true
+	}
+}
+
+// drain waits for running jobs to finish within the grace period, then cancels the
+// rest; they are put back in the queue by the completer.
+func (w *worker) drain() {
+	done := make(chan struct{})
+	go func() { w.jobsWG.Wait(); close(done) }()
+	n := w.runningCount()
+	if n > 0 {
+		w.log.Info().Int("running", n).Dur("grace", w.c.cfg.ShutdownGrace).Msg("draining: waiting for running jobs")
+	}
+	select {
+	case <-done:
+		return
+	case <-time.After(w.c.cfg.ShutdownGrace):
+	}
+	w.log.Warn().Int("running", w.runningCount()).Msg("grace period over: stopping running jobs and returning them to the queue")
+	w.cancelJobs()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		w.log.Error().Int("running", w.runningCount()).Msg("jobs ignored cancellation; once this worker is gone, others put them back in the queue")
+	}
+}
+
+func (w *worker) runningCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
