@@ -2,7 +2,9 @@ package queue
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -39,58 +41,100 @@ type Config struct {
 	Now func() time.Time
 	// Observer receives the engine's events (metrics, systemd). Default: none.
 	Observer Observer
+	// UnknownKindGrace is how long an available job whose kind no live worker runs
+	// waits before it is discarded with the reason (1 h: long enough for a rolling
+	// deploy to bring up the workers that run a new kind). Workers claim only the
+	// kinds they run, so during a deploy an older worker leaves a newer kind's jobs
+	// to the newer workers. DiscardAtOnce discards such jobs as soon as a worker
+	// notices them.
+	UnknownKindGrace time.Duration
+
 	// Journal, when set, is called after every execution with the job as claimed,
 	// when it started and ended, and its error: the record fault-injection tests
 	// check (no job ran in two places at once, none ran after losing its claim).
 	Journal func(job *JobRow, start, end time.Time, err error)
 }
 
+// DiscardAtOnce, as Config.UnknownKindGrace, discards a job whose kind no live worker
+// runs as soon as a worker notices it (no grace).
+const DiscardAtOnce time.Duration = -1
+
+// DefaultConfig returns the defaults of every setting: the one place they are
+// written. The command line's documented config file shows these values.
+func DefaultConfig() Config {
+	return Config{
+		Queues:            map[string]int{"default": 10},
+		SLAs:              DefaultSLAs(),
+		PollInterval:      50 * time.Millisecond,
+		IdlePollInterval:  time.Second,
+		HeartbeatInterval: 5 * time.Second,
+		RescueAfter:       30 * time.Second,
+		ShutdownGrace:     30 * time.Second,
+		JobTimeout:        10 * time.Minute,
+		MaxArgsBytes:      1 << 20,
+		FinishedRetention: 7 * 24 * time.Hour,
+		CompleterBatch:    500,
+		Retry:             DefaultRetryPolicy,
+		UnknownKindGrace:  time.Hour,
+		Now:               time.Now,
+		Observer:          NopObserver{},
+	}
+}
+
+// withDefaults returns c with its zero fields set to their defaults. The maps and
+// slices are copies: the caller may change its own afterwards, and the client never
+// writes into them.
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if len(c.Queues) == 0 {
-		c.Queues = map[string]int{"default": 10}
+		c.Queues = d.Queues
+	} else {
+		c.Queues = maps.Clone(c.Queues)
 	}
 	if len(c.SLAs) == 0 {
-		c.SLAs = DefaultSLAs()
-	} else if _, ok := c.SLAs["*"]; !ok {
-		c.SLAs["*"] = DefaultSLAs()["*"]
+		c.SLAs = d.SLAs
+	} else {
+		c.SLAs = maps.Clone(c.SLAs)
+		if _, ok := c.SLAs["*"]; !ok {
+			c.SLAs["*"] = d.SLAs["*"]
+		}
 	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = 50 * time.Millisecond
+	c.Schedules = slices.Clone(c.Schedules)
+	for i, s := range c.Schedules {
+		c.Schedules[i].Args = slices.Clone(s.Args)
 	}
-	if c.IdlePollInterval <= 0 {
-		c.IdlePollInterval = time.Second
-	}
-	if c.HeartbeatInterval <= 0 {
-		c.HeartbeatInterval = 5 * time.Second
-	}
-	if c.RescueAfter <= 0 {
-		c.RescueAfter = 30 * time.Second
-	}
-	if c.ShutdownGrace <= 0 {
-		c.ShutdownGrace = 30 * time.Second
-	}
-	if c.JobTimeout <= 0 {
-		c.JobTimeout = 10 * time.Minute
-	}
-	if c.FinishedRetention <= 0 {
-		c.FinishedRetention = 7 * 24 * time.Hour
-	}
-	if c.MaxArgsBytes <= 0 {
-		c.MaxArgsBytes = 1 << 20
-	}
-	if c.CompleterBatch <= 0 {
-		c.CompleterBatch = 500
+	setDefault(&c.PollInterval, d.PollInterval)
+	setDefault(&c.IdlePollInterval, d.IdlePollInterval)
+	setDefault(&c.HeartbeatInterval, d.HeartbeatInterval)
+	setDefault(&c.RescueAfter, d.RescueAfter)
+	setDefault(&c.ShutdownGrace, d.ShutdownGrace)
+	setDefault(&c.JobTimeout, d.JobTimeout)
+	setDefault(&c.FinishedRetention, d.FinishedRetention)
+	setDefault(&c.MaxArgsBytes, d.MaxArgsBytes)
+	setDefault(&c.CompleterBatch, d.CompleterBatch)
+	switch {
+	case c.UnknownKindGrace == 0:
+		c.UnknownKindGrace = d.UnknownKindGrace
+	case c.UnknownKindGrace < 0:
+		c.UnknownKindGrace = DiscardAtOnce
 	}
 	if c.Retry == (RetryPolicy{}) {
-		c.Retry = DefaultRetryPolicy
+		c.Retry = d.Retry
 	}
 	if c.Now == nil {
-		c.Now = time.Now
+		c.Now = d.Now
 	}
 	if c.Observer == nil {
-		c.Observer = NopObserver{}
+		c.Observer = d.Observer
 	}
 	return c
+}
+
+// setDefault sets *v to d when *v is zero or negative.
+func setDefault[T time.Duration | int](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
 }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,100}$`)

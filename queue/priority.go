@@ -54,7 +54,7 @@ func slaFor(slas map[string]SLA, kind string) SLA {
 	if s, ok := slas["*"]; ok {
 		return s
 	}
-	return SLA{Deadline: time.Hour, Urgent: 30 * time.Minute}
+	return DefaultSLAs()["*"]
 }
 
 // ClassAt is the class at time now of a job first due at dueSince.

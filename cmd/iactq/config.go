@@ -10,7 +10,9 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,11 +23,32 @@ import (
 	"github.com/iact/iactq/queue"
 )
 
-// exampleConfig documents every key with its default value. It is also where the
-// defaults come from, so the documentation cannot drift from them.
+// exampleTemplate documents every key; the engine's defaults are filled in from
+// queue.DefaultConfig, the one place they are written.
 //
 //go:embed iactq.example.yaml
-var exampleConfig []byte
+var exampleTemplate string
+
+// exampleConfig is the documented config file with every default. It is also where
+// the command line's defaults come from, so the documentation cannot drift from them.
+var exampleConfig = renderExample(queue.DefaultConfig())
+
+func renderExample(d queue.Config) []byte {
+	t := template.Must(template.New("iactq.example.yaml").Funcs(template.FuncMap{
+		"dur": formatDuration,
+		"key": func(k string) string { // "*" must be quoted in YAML; kind names need not
+			if k == "*" {
+				return strconv.Quote(k)
+			}
+			return k
+		},
+	}).Parse(exampleTemplate))
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		panic("iactq.example.yaml: " + err.Error())
+	}
+	return b.Bytes()
+}
 
 // fileConfig is the config file as written: nil means "not set, use the default".
 type fileConfig struct {
@@ -37,6 +60,7 @@ type fileConfig struct {
 	JobTimeout        *duration          `yaml:"job_timeout"`
 	FinishedRetention *duration          `yaml:"finished_retention"`
 	MaxArgsBytes      *int               `yaml:"max_args_bytes"`
+	UnknownKindGrace  *duration          `yaml:"unknown_kind_grace"`
 	Retry             *retryFile         `yaml:"retry"`
 	SLA               map[string]slaFile `yaml:"sla"`
 	Schedules         *[]scheduleConfig  `yaml:"schedules"`
@@ -66,6 +90,7 @@ type settings struct {
 	JobTimeout        duration             `yaml:"job_timeout"`
 	FinishedRetention duration             `yaml:"finished_retention"`
 	MaxArgsBytes      int                  `yaml:"max_args_bytes"`
+	UnknownKindGrace  duration             `yaml:"unknown_kind_grace"`
 	Retry             retrySettings        `yaml:"retry"`
 	SLA               map[string]slaConfig `yaml:"sla"`
 	Schedules         []scheduleConfig     `yaml:"schedules"`
@@ -242,6 +267,7 @@ func resolve(def, user *fileConfig, registry *queue.Registry, log zerolog.Logger
 		ShutdownGrace:     pick(user.ShutdownGrace, def.ShutdownGrace),
 		JobTimeout:        pick(user.JobTimeout, def.JobTimeout),
 		FinishedRetention: pick(user.FinishedRetention, def.FinishedRetention),
+		UnknownKindGrace:  pick(user.UnknownKindGrace, def.UnknownKindGrace),
 		MaxArgsBytes:      *def.MaxArgsBytes,
 		Jobs:              user.Jobs,
 	}
@@ -351,6 +377,8 @@ func (s *settings) check() error {
 	case s.RescueAfter <= s.HeartbeatInterval:
 		return fmt.Errorf("rescue_after (%s) must be longer than heartbeat_interval (%s), or live workers would be rescued",
 			formatDuration(time.Duration(s.RescueAfter)), formatDuration(time.Duration(s.HeartbeatInterval)))
+	case s.UnknownKindGrace < 0:
+		return fmt.Errorf("unknown_kind_grace must be 0s (discard at once) or positive, got %s", formatDuration(time.Duration(s.UnknownKindGrace)))
 	case s.MaxArgsBytes <= 0:
 		return fmt.Errorf("max_args_bytes must be positive, got %d", s.MaxArgsBytes)
 	case s.Retry.Max < s.Retry.Initial:
@@ -376,11 +404,15 @@ func (s *settings) queueConfig() (queue.Config, error) {
 		JobTimeout:        time.Duration(s.JobTimeout),
 		FinishedRetention: time.Duration(s.FinishedRetention),
 		MaxArgsBytes:      s.MaxArgsBytes,
+		UnknownKindGrace:  time.Duration(s.UnknownKindGrace),
 		Retry: queue.RetryPolicy{
 			Initial: time.Duration(s.Retry.Initial),
 			Max:     time.Duration(s.Retry.Max),
 			Jitter:  s.Retry.Jitter,
 		},
+	}
+	if cfg.UnknownKindGrace == 0 {
+		cfg.UnknownKindGrace = queue.DiscardAtOnce
 	}
 	for q, n := range s.Queues {
 		cfg.Queues[q] = n

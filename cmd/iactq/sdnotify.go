@@ -195,35 +195,37 @@ func (s *systemd) run(ctx context.Context) {
 	}
 }
 
-// observers sends the engine's events to each of several observers.
-type observers []queue.Observer
+// observers sends the engine's events to each of several observers. The client is
+// built with an empty set that is filled, before Work starts, with the observers
+// that read through that same client (metrics, systemd's status line).
+type observers struct{ list []queue.Observer }
 
-func (o observers) Started(id int64) {
-	for _, x := range o {
+func (o *observers) Started(id int64) {
+	for _, x := range o.list {
 		x.Started(id)
 	}
 }
 
-func (o observers) Stopping() {
-	for _, x := range o {
+func (o *observers) Stopping() {
+	for _, x := range o.list {
 		x.Stopping()
 	}
 }
 
-func (o observers) Polled(err error) {
-	for _, x := range o {
+func (o *observers) Polled(err error) {
+	for _, x := range o.list {
 		x.Polled(err)
 	}
 }
 
-func (o observers) Claimed(q string, n int, took time.Duration) {
-	for _, x := range o {
+func (o *observers) Claimed(q string, n int, took time.Duration) {
+	for _, x := range o.list {
 		x.Claimed(q, n, took)
 	}
 }
 
-func (o observers) Finished(job *queue.JobRow, state queue.State, wait, run time.Duration) {
-	for _, x := range o {
+func (o *observers) Finished(job *queue.JobRow, state queue.State, wait, run time.Duration) {
+	for _, x := range o.list {
 		x.Finished(job, state, wait, run)
 	}
 }

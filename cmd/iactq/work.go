@@ -96,33 +96,32 @@ places at once.`,
 				return err
 			}
 			defer db.Close()
-			// reader serves the dashboard, /metrics and systemd's STATUS line; the
-			// worker's own client reports its events to them.
-			reader, err := a.newClient(db, cfg)
-			if err != nil {
-				return err
-			}
-			capacity := 0
-			for _, n := range reader.Config().Queues {
-				capacity += n
-			}
-			sd, err := newSystemd(a.getenv, a.log, capacity, func(ctx context.Context) ([]queue.Backlog, error) {
-				return reader.Backlog(ctx, []queue.Class{queue.ClassOverdue, queue.ClassUrgent}, 100_000)
-			})
-			if err != nil {
-				return &usageError{err: err}
-			}
-			metrics := web.NewMetrics(reader)
-			cfg.Observer = observers{metrics, sd}
+			// One client runs the jobs and serves the dashboard, /metrics and
+			// systemd's STATUS line; those observe its events through obs, filled in
+			// before Work starts.
+			obs := &observers{}
+			cfg.Observer = obs
 			c, err := a.newClient(db, cfg)
 			if err != nil {
 				return err
 			}
+			capacity := 0
+			for _, n := range c.Config().Queues {
+				capacity += n
+			}
+			sd, err := newSystemd(a.getenv, a.log, capacity, func(ctx context.Context) ([]queue.Backlog, error) {
+				return c.Backlog(ctx, []queue.Class{queue.ClassOverdue, queue.ClassUrgent}, 100_000)
+			})
+			if err != nil {
+				return &usageError{err: err}
+			}
+			metrics := web.NewMetrics(c)
+			obs.list = []queue.Observer{metrics, sd}
 			if err := a.checkSchema(ctx, db); err != nil {
 				return err
 			}
 			if httpAddr != "" {
-				dash, err := a.dashboard(reader, metrics)
+				dash, err := a.dashboard(c, metrics)
 				if err != nil {
 					return err
 				}
@@ -138,7 +137,7 @@ places at once.`,
 			defer func() { stopSD(); <-sdDone }()
 			rollupCtx, stopRollup := context.WithCancel(ctx)
 			rollupDone := make(chan struct{})
-			go func() { defer close(rollupDone); a.runRollup(rollupCtx, reader) }()
+			go func() { defer close(rollupDone); a.runRollup(rollupCtx, c) }()
 			defer func() { stopRollup(); <-rollupDone }()
 			return c.Work(ctx)
 		}),
