@@ -141,6 +141,7 @@ usage or invalid input, in which case nothing was written.`,
 		a.demoCmd(),      // cmd/iactq/reports.go (the IVR demo data)
 		a.deploysCmd(),   // cmd/iactq/deploys.go
 		a.doraCmd(),      // cmd/iactq/deploys.go
+		a.cliDocCmd(),    // cmd/iactq/clidoc.go (hidden)
 	)
 	return root
 }
