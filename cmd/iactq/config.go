@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"text/template"
@@ -94,7 +93,7 @@ type settings struct {
 	Retry             retrySettings        `yaml:"retry"`
 	SLA               map[string]slaConfig `yaml:"sla"`
 	Schedules         []scheduleConfig     `yaml:"schedules"`
-	Jobs              map[string]yaml.Node `yaml:"jobs,omitempty"`
+	Jobs              map[string]yaml.Node `yaml:"jobs"`
 
 	// JobsConfig is Jobs decoded over the kinds' defaults.
 	JobsConfig jobs.Config `yaml:"-"`
@@ -466,21 +465,34 @@ func copyNode(n yaml.Node) *yaml.Node {
 	return &c
 }
 
+// commentOut turns a config file into one that sets nothing: every line that is not
+// already a comment or blank becomes a comment, so each block can be uncommented as
+// it is. It is the packaged /etc/iactq/iactq.yaml (`iactq config example --commented`).
+func commentOut(config []byte) []byte {
+	var b bytes.Buffer
+	for _, line := range strings.SplitAfter(string(config), "\n") {
+		if t := strings.TrimSpace(line); t != "" && !strings.HasPrefix(t, "#") {
+			b.WriteString("# ")
+		}
+		b.WriteString(line)
+	}
+	return b.Bytes()
+}
+
 // marshalSettings writes s as YAML, secrets hidden.
 func marshalSettings(s *settings) ([]byte, error) {
 	out := *s
-	if len(s.Jobs) > 0 {
-		out.Jobs = map[string]yaml.Node{}
-		kinds := make([]string, 0, len(s.Jobs))
-		for k := range s.Jobs {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
-		for _, k := range kinds {
-			n := copyNode(s.Jobs[k])
-			redactNode(n)
-			out.Jobs[k] = *n
-		}
+	// jobs: every kind's settings in effect (the file's sections over the defaults),
+	// not only the sections the file has.
+	var effective yaml.Node
+	if err := effective.Encode(s.JobsConfig); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	out.Jobs = map[string]yaml.Node{}
+	for i := 0; i+1 < len(effective.Content); i += 2 {
+		n := copyNode(*effective.Content[i+1])
+		redactNode(n)
+		out.Jobs[effective.Content[i].Value] = *n
 	}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)

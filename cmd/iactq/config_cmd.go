@@ -9,25 +9,36 @@ import (
 )
 
 func (a *app) configCmd() *cobra.Command {
+	var commented bool
 	example := &cobra.Command{
-		Use:   "example",
+		Use:   "example [--commented]",
 		Short: "Print a commented config file with every setting and its default",
 		Long: `example prints the documented config file: every key, what it does, and its
 default. Save it, keep the keys you change, and point iactq at it with --config or
-IACTQ_CONFIG.`,
-		Example: `  iactq config example > /etc/iactq.yaml`,
-		Args:    cobra.NoArgs,
+IACTQ_CONFIG.
+
+With --commented every setting is commented out too, so the file changes nothing
+until a block is uncommented: the Debian package installs it as
+/etc/iactq/iactq.yaml. Every block, once uncommented, is a valid setting.`,
+		Example: `  iactq config example > /etc/iactq/iactq.yaml
+  iactq config example --commented > /etc/iactq/iactq.yaml`,
+		Args: cobra.NoArgs,
 		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
-			_, err := cmd.OutOrStdout().Write(exampleConfig)
+			out := exampleConfig
+			if commented {
+				out = commentOut(exampleConfig)
+			}
+			_, err := cmd.OutOrStdout().Write(out)
 			return err
 		}),
 	}
+	example.Flags().BoolVar(&commented, "commented", false, "comment out every setting (the packaged /etc/iactq/iactq.yaml)")
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "Print the effective configuration",
 		Long: `show checks the config file (--config or IACTQ_CONFIG) and prints the settings in
-effect: the file over the defaults, schedules whose kind is missing from this build
-left out. Secrets are not printed: the database password never, values of keys
+effect, jobs: included: the file over the defaults, schedules whose kind is missing
+from this build left out. The output is itself a valid config file. Secrets are not printed: the database password never, values of keys
 named like password or token as "***". A bad config file exits with status 2.`,
 		Example: `  iactq config show
   iactq --config /etc/iactq.yaml config show`,

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/iact/iactq/internal/journald"
 	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
@@ -120,7 +121,7 @@ usage or invalid input, in which case nothing was written.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.dsn, "dsn", "", "database DSN, user:password@tcp(host:port)/db (default $IACTQ_DSN)")
 	pf.StringVar(&a.configFile, "config", "", "config file (default $IACTQ_CONFIG, else built-in defaults)")
-	pf.StringVar(&a.logFormat, "log-format", "json", "log format on stderr: json or console")
+	pf.StringVar(&a.logFormat, "log-format", "json", "log format on stderr: json or console (json goes to journald, fields prefixed IACTQ_, when stderr is the journal)")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 
 	root.AddCommand(
@@ -172,6 +173,15 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 	switch a.logFormat {
 	case "json":
 		w = a.stderr
+		// Under systemd, with stderr going to the journal, each line goes to journald
+		// directly with its fields as IACTQ_ fields (journalctl IACTQ_JOB_ID=42).
+		if r, ok := a.stderr.(*redactor); ok {
+			if f, ok := r.w.(*os.File); ok && journald.IsJournalStream(a.getenv("JOURNAL_STREAM"), f) {
+				if jw, err := journald.New(journald.Socket, "IACTQ_", "iactq", r.w); err == nil {
+					w = newRedactor(jw, nil).withSecretsOf(r)
+				}
+			}
+		}
 	case "console":
 		w = zerolog.ConsoleWriter{Out: a.stderr, TimeFormat: "15:04:05.000", NoColor: !isTerminal(a.stderr) || a.getenv("NO_COLOR") != ""}
 	default:
@@ -353,6 +363,12 @@ func newRedactor(w io.Writer, secrets []string) *redactor {
 	for _, s := range secrets {
 		r.secrets = append(r.secrets, []byte(s))
 	}
+	return r
+}
+
+// withSecretsOf gives r the secrets other hides.
+func (r *redactor) withSecretsOf(other *redactor) *redactor {
+	r.secrets = other.secrets
 	return r
 }
 

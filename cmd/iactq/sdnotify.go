@@ -31,6 +31,8 @@ type systemd struct {
 	// backlog reads the OVERDUE and URGENT counts and the oldest job for STATUS.
 	backlog func(ctx context.Context) ([]queue.Backlog, error)
 	now     func() time.Time
+	// warning, when set, ends every STATUS line (e.g. a schedule's queue not served).
+	warning string
 
 	started     atomic.Bool
 	stopping    atomic.Bool
@@ -114,6 +116,14 @@ func (s *systemd) healthy() bool {
 
 // status is the STATUS= line.
 func (s *systemd) status(backlog []queue.Backlog) string {
+	line := s.statusLine(backlog)
+	if s.warning != "" {
+		line += "; " + s.warning
+	}
+	return line
+}
+
+func (s *systemd) statusLine(backlog []queue.Backlog) string {
 	var b strings.Builder
 	switch {
 	case s.stopping.Load():

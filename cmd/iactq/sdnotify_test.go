@@ -242,7 +242,7 @@ func TestSystemdUnitsVerify(t *testing.T) {
 		}
 		text := string(b)
 		checkUnit(t, name, text)
-		text = strings.ReplaceAll(text, "/usr/local/bin/iactq", bin)
+		text = strings.ReplaceAll(text, "/usr/bin/iactq", bin)
 		out := name
 		if strings.HasSuffix(name, "@.service") {
 			out = strings.Replace(name, "@.service", "@reports.service", 1)
@@ -299,7 +299,7 @@ func checkUnit(t *testing.T, name, text string) {
 	if _, err := time.ParseDuration(settings["WatchdogSec"]); err != nil {
 		t.Errorf("%s: WatchdogSec %q: %v", name, settings["WatchdogSec"], err)
 	}
-	if !strings.Contains(settings["ExecStart"], " work ") {
+	if !strings.Contains(settings["ExecStart"]+" ", " work ") {
 		t.Errorf("%s: ExecStart %q does not run iactq work", name, settings["ExecStart"])
 	}
 }

@@ -29,7 +29,9 @@ func (a *app) workCmd() *cobra.Command {
 queue with its own concurrency (the config's "queues", or --queues), most urgent
 first: OVERDUE before URGENT before NORMAL by each kind's SLA, oldest first within a
 class. It also keeps the configured schedules going and puts back the jobs of
-workers that died.
+workers that died. A schedule whose queue this worker does not serve is named in a
+warning at start (and in systemd's STATUS line): its jobs wait for a worker that
+serves that queue.
 
 On SIGTERM or SIGINT it drains: it stops claiming, gives running jobs the config's
 shutdown_grace to finish, then stops the rest and returns them to the queue. A
@@ -78,10 +80,21 @@ places at once.`,
 				}
 				cfg.BinlogDSN = binlogDSN
 			}
-			if cmd.Flags().Changed("queues") {
+			if !cmd.Flags().Changed("queues") {
+				queues = a.getenv("IACTQ_QUEUES")
+			}
+			if queues != "" {
 				if cfg.Queues, err = parseQueues(queues); err != nil {
 					return err
 				}
+			}
+			if !cmd.Flags().Changed("http") {
+				httpAddr = a.getenv("IACTQ_HTTP")
+			}
+			unserved := unservedSchedules(cfg)
+			for _, u := range unserved {
+				a.log.Warn().Str("schedule", u.Name).Str("queue", u.Queue).
+					Msgf("schedule %s enqueues into queue %s, which this worker does not serve: its jobs wait unless another worker serves %s (add it to --queues, IACTQ_QUEUES or the config's queues)", u.Name, u.Queue, u.Queue)
 			}
 			if path := a.getenv("IACTQ_EXEC_LOG"); path != "" {
 				j, err := openJournal(path)
@@ -115,6 +128,7 @@ places at once.`,
 			if err != nil {
 				return &usageError{err: err}
 			}
+			sd.warning = unservedWarning(unserved)
 			metrics := web.NewMetrics(c)
 			obs.list = []queue.Observer{metrics, sd}
 			if err := a.checkSchema(ctx, db); err != nil {
@@ -143,9 +157,32 @@ places at once.`,
 		}),
 	}
 	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "follow the binary log with this DSN for instant wake-ups (default $IACTQ_BINLOG_DSN)")
-	cmd.Flags().StringVar(&queues, "queues", "", "queues and concurrency, e.g. default=10,reports=4 (default from the config)")
-	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz, /readyz, /metrics and the dashboard on ADDR (host:port; \":8080\" binds 127.0.0.1)")
+	cmd.Flags().StringVar(&queues, "queues", "", "queues and concurrency, e.g. default=10,reports=4 (default $IACTQ_QUEUES, else the config's queues)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz, /readyz, /metrics and the dashboard on ADDR (host:port; \":8080\" binds 127.0.0.1) (default $IACTQ_HTTP)")
 	return cmd
+}
+
+// unservedSchedules are the schedules whose queue cfg.Queues leaves out.
+func unservedSchedules(cfg queue.Config) []queue.Schedule {
+	var out []queue.Schedule
+	for _, sc := range cfg.Schedules {
+		if _, ok := cfg.Queues[sc.Queue]; !ok {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// unservedWarning is the note systemd's STATUS line carries for them ("" if none).
+func unservedWarning(unserved []queue.Schedule) string {
+	if len(unserved) == 0 {
+		return ""
+	}
+	parts := make([]string, len(unserved))
+	for i, u := range unserved {
+		parts[i] = u.Name + "→" + u.Queue
+	}
+	return "WARNING: queue not served here for schedule " + strings.Join(parts, ", ")
 }
 
 // checkSchema refuses to work on a database that is reachable but not migrated. An
