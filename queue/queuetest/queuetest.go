@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -26,30 +27,42 @@ type DB struct {
 	WorkerDSN string
 	// DB is a pool for WorkerDSN.
 	DB *sql.DB
+
+	adminRoot string // the admin DSN without a database, to drop this one
 }
 
 // New creates a database, migrates it, grants the worker user on it and drops it when
 // the test ends. Without IACTQ_TEST_ADMIN_DSN the test fails: run it with `make test`.
 func New(t testing.TB) *DB {
 	t.Helper()
+	d, err := Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Drop(context.Background()) })
+	return d
+}
+
+// Create is New for code without a testing.TB (the package's Example functions): the
+// caller drops the database with Drop.
+func Create(ctx context.Context) (*DB, error) {
 	adminDSN := os.Getenv("IACTQ_TEST_ADMIN_DSN")
 	workerDSN := os.Getenv("IACTQ_TEST_WORKER_DSN")
 	if adminDSN == "" || workerDSN == "" {
-		t.Fatal("IACTQ_TEST_ADMIN_DSN and IACTQ_TEST_WORKER_DSN are not set: run the tests with `make test`, which starts the test database")
+		return nil, errors.New("IACTQ_TEST_ADMIN_DSN and IACTQ_TEST_WORKER_DSN are not set: run the tests with `make test`, which starts the test database")
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "iactq_t_" + hex.EncodeToString(b[:])
 
-	ctx := context.Background()
 	root, err := queue.OpenDB(adminDSN)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer root.Close()
 	workerCfg, err := mysql.ParseDSN(workerDSN)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	for _, stmt := range []string{
 		"CREATE DATABASE " + name,
@@ -57,43 +70,53 @@ func New(t testing.TB) *DB {
 		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s.* TO '%s'@'127.0.0.1'", name, workerCfg.User),
 	} {
 		if _, err := root.ExecContext(ctx, stmt); err != nil {
-			t.Fatalf("%s: %v", stmt, err)
+			return nil, fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
-	d := &DB{Name: name, AdminDSN: withDB(t, adminDSN, name), WorkerDSN: withDB(t, workerDSN, name)}
-	t.Cleanup(func() {
-		if d.DB != nil {
-			d.DB.Close()
-		}
-		root, err := queue.OpenDB(adminDSN)
-		if err != nil {
-			return
-		}
-		defer root.Close()
-		_, _ = root.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name)
-	})
+	d := &DB{Name: name, adminRoot: adminDSN}
+	if d.AdminDSN, err = withDB(adminDSN, name); err != nil {
+		return nil, errors.Join(err, d.Drop(ctx))
+	}
+	if d.WorkerDSN, err = withDB(workerDSN, name); err != nil {
+		return nil, errors.Join(err, d.Drop(ctx))
+	}
 	admin, err := queue.OpenDB(d.AdminDSN)
 	if err != nil {
-		t.Fatal(err)
+		return nil, errors.Join(err, d.Drop(ctx))
 	}
 	defer admin.Close()
 	if _, err := queue.Migrate(ctx, admin); err != nil {
-		t.Fatal(err)
+		return nil, errors.Join(err, d.Drop(ctx))
 	}
-	d.DB, err = queue.OpenDB(d.WorkerDSN)
-	if err != nil {
-		t.Fatal(err)
+	if d.DB, err = queue.OpenDB(d.WorkerDSN); err != nil {
+		return nil, errors.Join(err, d.Drop(ctx))
 	}
-	return d
+	return d, nil
 }
 
-func withDB(t testing.TB, dsn, name string) string {
+// Drop closes d's pool and drops its database.
+func (d *DB) Drop(ctx context.Context) error {
+	if d.DB != nil {
+		d.DB.Close()
+	}
+	root, err := queue.OpenDB(d.adminRoot)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	if _, err := root.ExecContext(ctx, "DROP DATABASE IF EXISTS "+d.Name); err != nil {
+		return fmt.Errorf("drop database %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+func withDB(dsn, name string) (string, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	cfg.DBName = name
-	return cfg.FormatDSN()
+	return cfg.FormatDSN(), nil
 }
 
 // Exec runs a statement as the worker user, failing the test on error.
