@@ -254,6 +254,12 @@ type Priority struct {
 	SLASeconds  int64     `json:"sla_seconds"`
 	Class       Class     `json:"priority_class"`
 	DueAt       time.Time `json:"due_at"`
+	// DueInSeconds is how long until a job enqueued for later becomes due (its age
+	// stays 0 until then); 0 once it is due.
+	DueInSeconds int64 `json:"due_in_seconds"`
+	// SLALeftSeconds is the time left before the job is OVERDUE; negative once it
+	// is, by how long.
+	SLALeftSeconds int64 `json:"sla_left_seconds"`
 }
 
 // Priorities lists waiting jobs in claim order, from the iactq_priorities view.
@@ -265,13 +271,19 @@ func (c *Client) Priorities(ctx context.Context, limit int) ([]Priority, error) 
 	if err != nil {
 		return nil, fmt.Errorf("list priorities: %w", err)
 	}
+	now := c.now()
 	out := make([]Priority, len(rows))
 	for i, r := range rows {
-		out[i] = Priority{
+		p := Priority{
 			ID: r.ID, Kind: r.Kind, Queue: r.Queue, State: State(r.State), Attempt: int(r.Attempt),
 			CreatedAt: r.CreatedAt, ScheduledAt: r.ScheduledAt, AgeSeconds: toInt64(r.AgeSeconds),
 			SLASeconds: int64(r.SlaSeconds), Class: Class(r.PriorityClass), DueAt: r.DueAt,
 		}
+		if d := r.ScheduledAt.Sub(now); d > 0 {
+			p.DueInSeconds = int64((d + time.Second - 1) / time.Second) // rounded up: "due in 0s" never shows
+		}
+		p.SLALeftSeconds = p.SLASeconds - p.AgeSeconds + p.DueInSeconds
+		out[i] = p
 	}
 	return out, nil
 }

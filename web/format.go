@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iact/iactq/internal/human"
 	"github.com/iact/iactq/queue"
 )
 
@@ -16,6 +17,7 @@ var templateFuncs = template.FuncMap{
 	"ts":       func(t time.Time) string { return stamp(t) },
 	"classcss": func(c queue.Class) string { return strings.ToLower(string(c)) },
 	"lower":    strings.ToLower,
+	"add1":     func(i int) int { return i + 1 },
 	"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
 	"secs": func(v any) string {
 		switch x := v.(type) {
@@ -49,18 +51,8 @@ func ago(t time.Time) string {
 }
 
 func shortDuration(d time.Duration) string {
-	if d < 0 {
-		d = -d
+	if d > -time.Second && d < time.Second && d != 0 {
+		return fmt.Sprintf("%dms", (d%time.Second).Abs()/time.Millisecond)
 	}
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d/time.Millisecond)
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d/time.Minute), int(d%time.Minute/time.Second))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
+	return human.Duration(d)
 }

@@ -2,11 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
+
+	"github.com/iact/iactq/internal/human"
 )
 
 // newTable returns a tabwriter for a human table; Flush it.
@@ -22,35 +23,7 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // shortDuration writes d compactly, to two units: 45s, 12m, 1h05m, 3d4h.
-func shortDuration(d time.Duration) string {
-	if d < 0 {
-		d = -d
-	}
-	switch {
-	case d < time.Second:
-		return "0s"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	case d < time.Hour:
-		m := int(d / time.Minute)
-		if s := int(d%time.Minute) / int(time.Second); s != 0 && m < 10 {
-			return fmt.Sprintf("%dm%02ds", m, s)
-		}
-		return fmt.Sprintf("%dm", m)
-	case d < 48*time.Hour:
-		h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%02dm", h, m)
-	default:
-		days, h := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
-		if h == 0 {
-			return fmt.Sprintf("%dd", days)
-		}
-		return fmt.Sprintf("%dd%dh", days, h)
-	}
-}
+func shortDuration(d time.Duration) string { return human.Duration(d) }
 
 // relative says when t is from now: "3m ago", "in 4m", "now".
 func relative(t, now time.Time) string {

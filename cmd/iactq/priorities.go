@@ -292,8 +292,12 @@ func writePriorityTable(w io.Writer, ps []queue.Priority, color bool, width int)
 	tw := newTable(&buf)
 	fmt.Fprintln(tw, "ID\tKIND\tQUEUE\tSTATE\tCLASS\tAGE\tSLA-LEFT")
 	for _, p := range ps {
+		age := shortDuration(time.Duration(p.AgeSeconds) * time.Second)
+		if p.DueInSeconds > 0 {
+			age = "due in " + shortDuration(time.Duration(p.DueInSeconds)*time.Second)
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, p.Queue, p.State, p.Class,
-			shortDuration(time.Duration(p.AgeSeconds)*time.Second), slaLeft(p.SLASeconds-p.AgeSeconds))
+			age, slaLeft(p.SLALeftSeconds))
 	}
 	tw.Flush()
 	// Colour and cut after alignment, so escape codes do not upset the columns.
