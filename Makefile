@@ -105,9 +105,18 @@ run: build ## build, start a private MariaDB (unless IACTQ_DSN is set), migrate,
 	echo '{"kind":"noop","args":{"fail_attempts":2},"requested_by":"demo","max_attempts":5}' \
 		| IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
 	cat scripts/demo/*.jsonl | IACTQ_DSN=$$worker_dsn $(BIN) enqueue --batch >/dev/null; \
-	echo "watch: bin/iactq jobs list | bin/iactq messages --to demo | bin/iactq reports list | bin/iactq deploys (with the DSN: set -a; . .iactq/run/env; set +a)"; \
+	env_hint='set -a; . .iactq/run/env; set +a'; \
+	if [ "$$admin_dsn" = "$$worker_dsn" ]; then env_hint='export IACTQ_DSN=... (the DSN you gave make run)'; fi; \
+	echo; \
+	echo "Workers start now (Ctrl-C stops them; the database keeps running, make db-down stops it). Where to look:"; \
+	echo "  dashboard        http://$(RUN_HTTP)/   (also /metrics and /healthz)"; \
+	echo "  another terminal $$env_hint"; \
+	echo "                   bin/iactq messages --to demo     # what the demo jobs said"; \
+	echo "                   bin/iactq priorities --watch     # waiting jobs in claim order"; \
+	echo "                   bin/iactq jobs list; bin/iactq reports list; bin/iactq deploys"; \
+	echo "  the tour         README.md, \"A five-minute tour\""; \
+	echo; \
 	export IACTQ_DSN=$$worker_dsn IACTQ_BINLOG_DSN="$${IACTQ_BINLOG_DSN:-}"; \
-	echo "dashboard, /metrics, /healthz: http://$(RUN_HTTP)/"; \
 	exec $(BIN) work --log-format console --http $(RUN_HTTP)
 
 bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench); BENCH_FLAGS=--quick for a short run

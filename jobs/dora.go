@@ -90,7 +90,7 @@ type DORASnapshot struct {
 
 // The band thresholds, from the State of DevOps reports (2019 for deployment
 // frequency, 2021 for the others), with the gaps between the published bands closed
-// (a value between two bands gets the lower one). See the README, section dora_snapshot.
+// (a value between two bands gets the lower one). See docs/kinds/dora_snapshot.md.
 const (
 	doraDay   = 24 * time.Hour
 	doraWeek  = 7 * doraDay

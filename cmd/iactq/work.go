@@ -71,8 +71,9 @@ places at once.`,
 			if err != nil {
 				return err
 			}
+			binlogFrom := "--binlog-dsn"
 			if binlogDSN == "" {
-				binlogDSN = a.getenv("IACTQ_BINLOG_DSN")
+				binlogDSN, binlogFrom = a.getenv("IACTQ_BINLOG_DSN"), "IACTQ_BINLOG_DSN"
 			}
 			if binlogDSN != "" {
 				if _, err := queue.ParseDSN(binlogDSN); err != nil {
@@ -130,7 +131,15 @@ places at once.`,
 			}
 			sd.warning = unservedWarning(unserved)
 			metrics := web.NewMetrics(c)
-			obs.list = []queue.Observer{metrics, sd}
+			act := newActivityLog(a.log, c.Config(), func(ctx context.Context) (int64, error) {
+				b, err := c.Backlog(ctx, []queue.Class{queue.ClassOverdue}, 100_000)
+				var n int64
+				for _, x := range b {
+					n += x.Classes[queue.ClassOverdue].Count
+				}
+				return n, err
+			})
+			obs.list = []queue.Observer{metrics, sd, act}
 			if err := a.checkSchema(ctx, db); err != nil {
 				return err
 			}
@@ -153,6 +162,11 @@ places at once.`,
 			rollupDone := make(chan struct{})
 			go func() { defer close(rollupDone); a.runRollup(rollupCtx, c) }()
 			defer func() { stopRollup(); <-rollupDone }()
+			actCtx, stopAct := context.WithCancel(context.WithoutCancel(ctx))
+			actDone := make(chan struct{})
+			go func() { defer close(actDone); act.run(actCtx) }()
+			defer func() { stopAct(); <-actDone }() // after Work: the last summary
+			wakeupLog(a.log, c.Config(), binlogFrom)
 			return c.Work(ctx)
 		}),
 	}

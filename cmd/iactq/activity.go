@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/iact/iactq/queue"
+)
+
+// summaryEvery is how often, at most, a worker logs what its jobs did.
+const summaryEvery = 10 * time.Second
+
+// activityLog is what a worker says at the default log level besides its start, stop
+// and troubles: a summary of the jobs that finished, at most every summaryEvery and
+// only while jobs ran, and a line for each occurrence of a schedule. A completed job
+// has a line of its own only at debug; each failure and discard is logged by the
+// engine as it happens.
+type activityLog struct {
+	queue.NopObserver
+	log       zerolog.Logger
+	slas      map[string]queue.SLA
+	schedules map[string]queue.Schedule
+	// overdueWaiting counts the available jobs that are OVERDUE now.
+	overdueWaiting func(ctx context.Context) (int64, error)
+	now            func() time.Time
+
+	mu      sync.Mutex
+	since   time.Time                      // start of the period being counted
+	byState map[queue.State]map[string]int // outcome -> kind -> jobs
+	overdue int                            // jobs of the period that started OVERDUE
+}
+
+func newActivityLog(log zerolog.Logger, cfg queue.Config, overdueWaiting func(context.Context) (int64, error)) *activityLog {
+	l := &activityLog{
+		log:            log,
+		slas:           cfg.SLAs,
+		schedules:      map[string]queue.Schedule{},
+		overdueWaiting: overdueWaiting,
+		now:            time.Now,
+	}
+	for _, s := range cfg.Schedules {
+		l.schedules[s.Name] = s
+	}
+	l.reset()
+	return l
+}
+
+func (l *activityLog) reset() {
+	l.since = l.now()
+	l.byState = map[queue.State]map[string]int{}
+	l.overdue = 0
+}
+
+// Finished counts the outcome, and logs the occurrence of a schedule that ended.
+func (l *activityLog) Finished(job *queue.JobRow, state queue.State, wait, run time.Duration) {
+	l.mu.Lock()
+	kinds := l.byState[state]
+	if kinds == nil {
+		kinds = map[string]int{}
+		l.byState[state] = kinds
+	}
+	kinds[job.Kind]++
+	if state != queue.StateAvailable && l.sla(job.Kind).ClassAt(job.ScheduledAt, job.ScheduledAt.Add(wait)) == queue.ClassOverdue {
+		l.overdue++
+	}
+	l.mu.Unlock()
+
+	if job.ScheduleName != "" && (state == queue.StateCompleted || state == queue.StateDiscarded) {
+		ev := l.log.Info().Str("schedule", job.ScheduleName).Int64("job_id", job.ID).Str("kind", job.Kind).
+			Str("outcome", string(state)).Dur("duration", run)
+		next := ""
+		if s, ok := l.schedules[job.ScheduleName]; ok {
+			if at, err := s.Next(later(l.now(), job.ScheduledAt)); err == nil {
+				ev = ev.Time("next_at", at)
+				next = "; next at " + at.Local().Format("15:04:05")
+			}
+		}
+		ev.Msgf("schedule %s ran: job %d %s in %s%s", job.ScheduleName, job.ID, state, run.Round(time.Millisecond), next)
+	}
+}
+
+func (l *activityLog) sla(kind string) queue.SLA {
+	if s, ok := l.slas[kind]; ok {
+		return s
+	}
+	if s, ok := l.slas["*"]; ok {
+		return s
+	}
+	return queue.DefaultSLAs()["*"]
+}
+
+// run logs a summary every summaryEvery while jobs finished, and a last one when ctx
+// ends.
+func (l *activityLog) run(ctx context.Context) {
+	t := time.NewTicker(summaryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			l.flush(context.WithoutCancel(ctx))
+			return
+		case <-t.C:
+			l.flush(ctx)
+		}
+	}
+}
+
+// flush logs the summary of the jobs finished since the last one, if any finished.
+func (l *activityLog) flush(ctx context.Context) {
+	l.mu.Lock()
+	byState, overdue, since := l.byState, l.overdue, l.since
+	if len(byState) == 0 {
+		l.mu.Unlock()
+		return // nothing ran: no line, and the period goes on
+	}
+	l.reset()
+	l.mu.Unlock()
+	period := l.now().Sub(since).Round(time.Second)
+	ev := l.log.Info().Str("period", period.String()).Int("overdue_started", overdue)
+	parts := []string{}
+	for _, o := range []struct {
+		state queue.State
+		field string
+		word  string
+	}{
+		{queue.StateCompleted, "completed", "completed"},
+		{queue.StateRetryable, "retried", "retried"},
+		{queue.StateDiscarded, "discarded", "discarded"},
+		{queue.StateAvailable, "released", "released at shutdown"},
+	} {
+		kinds := byState[o.state]
+		total := 0
+		for _, n := range kinds {
+			total += n
+		}
+		if total == 0 {
+			if o.state != queue.StateAvailable {
+				parts = append(parts, "0 "+o.word)
+			}
+			continue
+		}
+		ev = ev.Interface(o.field, kinds)
+		each := make([]string, 0, len(kinds))
+		for _, k := range slices.Sorted(maps.Keys(kinds)) {
+			each = append(each, fmt.Sprintf("%s %d", k, kinds[k]))
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (%s)", total, o.word, strings.Join(each, ", ")))
+	}
+	msg := fmt.Sprintf("last %s: %s; %d started OVERDUE", period, strings.Join(parts, ", "), overdue)
+	if l.overdueWaiting != nil {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		n, err := l.overdueWaiting(qctx)
+		cancel()
+		if err == nil {
+			ev = ev.Int64("overdue_waiting", n)
+			msg += fmt.Sprintf(", %d OVERDUE waiting", n)
+		}
+	}
+	ev.Msg(msg)
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// wakeupLog says how idle workers will look for jobs, and why.
+func wakeupLog(log zerolog.Logger, cfg queue.Config, binlogFrom string) {
+	if cfg.BinlogDSN == "" {
+		log.Info().Str("wakeup", "polling").Dur("poll_interval", cfg.PollInterval).
+			Msgf("wake-ups: polling every %s, because no binary-log DSN is set (set IACTQ_BINLOG_DSN or --binlog-dsn to a replication user to wake the moment a job is inserted)", cfg.PollInterval)
+		return
+	}
+	log.Info().Str("wakeup", "binlog").Dur("poll_interval", cfg.IdlePollInterval).
+		Msgf("wake-ups: following the binary log, because %s is set; polling every %s as a safety net, and every %s if the log cannot be followed", binlogFrom, cfg.IdlePollInterval, cfg.PollInterval)
+}
