@@ -18,13 +18,14 @@ import (
 
 // badInputConfig is the workers' config: quick retries, so that a job caught in a
 // retry loop would show it within the scenario, and no schedules (no job appears
-// that the scenario did not insert).
+// that the scenario did not insert); jobs of unknown kinds are discarded at once.
 const badInputConfig = `queues: {default: 8}
 poll_interval: 20ms
 heartbeat_interval: 1s
 rescue_after: 10s
 shutdown_grace: 5s
 retry: {initial: 100ms, max: 1s, jitter: 0.3}
+unknown_kind_grace: 0s
 schedules: []
 `
 

@@ -260,6 +260,11 @@ type Priority struct {
 	// SLALeftSeconds is the time left before the job is OVERDUE; negative once it
 	// is, by how long.
 	SLALeftSeconds int64 `json:"sla_left_seconds"`
+	// NoWorkerRunsKind and NoWorkerServesQueue flag a waiting job that no live worker
+	// can take: its kind is run by none (it is discarded after unknown_kind_grace),
+	// or its queue is served by none.
+	NoWorkerRunsKind    bool `json:"no_worker_runs_kind"`
+	NoWorkerServesQueue bool `json:"no_worker_serves_queue"`
 }
 
 // Priorities lists waiting jobs in claim order, from the iactq_priorities view.
@@ -272,6 +277,10 @@ func (c *Client) Priorities(ctx context.Context, limit int) ([]Priority, error) 
 		return nil, fmt.Errorf("list priorities: %w", err)
 	}
 	now := c.now()
+	fleet, err := c.Fleet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Priority, len(rows))
 	for i, r := range rows {
 		p := Priority{
@@ -283,9 +292,19 @@ func (c *Client) Priorities(ctx context.Context, limit int) ([]Priority, error) 
 			p.DueInSeconds = int64((d + time.Second - 1) / time.Second) // rounded up: "due in 0s" never shows
 		}
 		p.SLALeftSeconds = p.SLASeconds - p.AgeSeconds + p.DueInSeconds
+		p.flag(fleet)
 		out[i] = p
 	}
 	return out, nil
+}
+
+// flag marks a waiting job that no live worker can take.
+func (p *Priority) flag(f *Fleet) {
+	if p.State == StateRunning {
+		return
+	}
+	p.NoWorkerRunsKind = !f.RunsKind(p.Kind)
+	p.NoWorkerServesQueue = !f.ServesQueue(p.Queue)
 }
 
 // Workers lists registered worker processes.
@@ -296,7 +315,7 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	}
 	out := make([]WorkerInfo, len(rows))
 	for i, r := range rows {
-		out[i] = WorkerInfo{ID: r.ID, Host: r.Host, PID: int(r.Pid), Queues: r.Queues, StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt}
+		out[i] = WorkerInfo{ID: r.ID, Host: r.Host, PID: int(r.Pid), Queues: r.Queues, Kinds: r.Kinds.String, StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt}
 	}
 	return out, nil
 }
@@ -307,6 +326,7 @@ type WorkerInfo struct {
 	Host        string
 	PID         int
 	Queues      string
+	Kinds       string // comma-separated; "" for a build that did not record them
 	StartedAt   time.Time
 	HeartbeatAt time.Time
 }

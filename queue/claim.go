@@ -106,7 +106,7 @@ func planClaim(heads []dbsqlc.JobClaimHeadsRow, slas map[string]SLA, now time.Ti
 // cursors, if not nil, say where the claimer's previous claims ended, and are moved.
 func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int, heads []dbsqlc.JobClaimHeadsRow, cursors *claimCursors) ([]*JobRow, error) {
 	now := c.now()
-	plan := planClaim(heads, c.cfg.SLAs, now)
+	plan := planClaim(c.runnable(heads), c.cfg.SLAs, now)
 	cursors.expire(now)
 	var claimed []dbsqlc.IactqJob
 	// The last job taken from each range, to move the cursors once the claim commits.

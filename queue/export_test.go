@@ -25,13 +25,14 @@ func (c *Client) Claimer() func(ctx context.Context, queue string, n int) ([]*Jo
 
 func (c *Client) claimForTest(ctx context.Context, queue string, n int, cursors *claimCursors) ([]*JobRow, error) {
 	if c.testWorkerID == 0 {
-		id, err := c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: "test", Pid: int32(os.Getpid()), Queues: queue})
+		id, err := c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: "test", Pid: int32(os.Getpid()), Queues: queue, Kinds: c.kindList()})
 		if err != nil {
 			return nil, err
 		}
 		c.testWorkerID = id
 	}
 	heads, err := c.store.q.JobClaimHeads(ctx, queue)
+	heads = c.runnable(heads)
 	if err != nil || len(heads) == 0 {
 		return nil, err
 	}
@@ -74,4 +75,10 @@ func PlanClaimForTest(heads []KindHead, slas map[string]SLA, now time.Time) int 
 		n += len(ranges)
 	}
 	return n
+}
+
+// DiscardUnknownKinds runs a worker's check of jobs whose kind no live worker runs
+// once, and returns how many it discarded.
+func (c *Client) DiscardUnknownKinds(ctx context.Context) (int, error) {
+	return c.discardUnknownKinds(ctx, c.log)
 }

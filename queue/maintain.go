@@ -18,7 +18,13 @@ func (w *worker) runMaintenance(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rescueEvery := max(w.c.cfg.RescueAfter/3, time.Second)
-	var lastRescue, lastHeal, lastReconcile, lastPrune time.Time
+	var lastRescue, lastHeal, lastReconcile, lastPrune, lastUnknown time.Time
+	// Jobs of kinds no live worker runs are looked for every 10 s, or every second
+	// when they are discarded at once.
+	unknownEvery := 10 * time.Second
+	if w.c.cfg.UnknownKindGrace <= 0 {
+		unknownEvery = 0
+	}
 	for {
 		w.chore(ctx, "refresh paused queues", w.refreshPaused)
 		w.chore(ctx, "promote due jobs", func(ctx context.Context) error {
@@ -41,6 +47,13 @@ func (w *worker) runMaintenance(ctx context.Context) {
 		if time.Since(lastReconcile) >= 10*time.Second {
 			lastReconcile = time.Now()
 			w.chore(ctx, "release unknown claims", w.releaseUnknownClaims)
+		}
+		if time.Since(lastUnknown) >= unknownEvery {
+			lastUnknown = time.Now()
+			w.chore(ctx, "discard jobs of unknown kinds", func(ctx context.Context) error {
+				_, err := w.c.discardUnknownKinds(ctx, w.log)
+				return err
+			})
 		}
 		if time.Since(lastHeal) >= 10*time.Second {
 			lastHeal = time.Now()

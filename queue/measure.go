@@ -14,7 +14,7 @@ import (
 // every round sees the same backlog. It returns each round's duration.
 func (c *Client) MeasureClaims(ctx context.Context, queue string, n, rounds int) ([]time.Duration, error) {
 	host, _ := os.Hostname()
-	workerID, err := c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: host, Pid: int32(os.Getpid()), Queues: "benchmark:" + queue})
+	workerID, err := c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: host, Pid: int32(os.Getpid()), Queues: "benchmark:" + queue, Kinds: c.kindList()})
 	if err != nil {
 		return nil, fmt.Errorf("register benchmark worker: %w", err)
 	}

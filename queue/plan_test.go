@@ -14,7 +14,8 @@ import (
 // TestClaimQueriesStayIndexScans checks the plans of the claim's queries (their text
 // as in sql/jobs.sql) on a backlog: the heads query is a loose index scan reading one
 // entry per kind, a class range (from its start or from a cursor) reads LIMIT rows in
-// index order, no filesort, and promotion reads the due jobs only.
+// index order, no filesort (the pause check a primary-key lookup beside it), and
+// promotion reads the due jobs only.
 func TestClaimQueriesStayIndexScans(t *testing.T) {
 	t.Parallel()
 	b := setup(t, queue.Config{})
@@ -50,6 +51,7 @@ func TestClaimQueriesStayIndexScans(t *testing.T) {
 	rows = analyze(t, b, `ANALYZE SELECT * FROM iactq_jobs
 		WHERE state = 'available' AND queue = 'default' AND kind = 'test'
 		  AND (NULL IS NULL OR scheduled_at >= NULL) AND scheduled_at < NOW(6) - INTERVAL 1 HOUR
+		  AND NOT EXISTS (SELECT 1 FROM iactq_queues p WHERE p.name = 'default' AND p.paused_at IS NOT NULL)
 		ORDER BY scheduled_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`)
 	if strings.Contains(rows.extra, "filesort") || rows.key != "iactq_jobs_claim" || rows.rRows > 100 {
 		t.Errorf("class range: key %q extra %q read %v rows; want iactq_jobs_claim, no filesort, 100 rows", rows.key, rows.extra, rows.rRows)
@@ -76,6 +78,7 @@ func TestClaimQueriesStayIndexScans(t *testing.T) {
 		WHERE state = 'available' AND queue = 'default' AND kind = 'test'
 		  AND (NULL IS NULL OR scheduled_at >= NULL) AND scheduled_at < NOW(6) - INTERVAL 1 HOUR
 		  AND ('`+at+`' IS NULL OR scheduled_at > '`+at+`' OR (scheduled_at = '`+at+`' AND id > `+fmt.Sprint(afterID)+`))
+		  AND NOT EXISTS (SELECT 1 FROM iactq_queues p WHERE p.name = 'default' AND p.paused_at IS NOT NULL)
 		ORDER BY scheduled_at, id LIMIT 100 FOR UPDATE SKIP LOCKED`)
 	if strings.Contains(rows.extra, "filesort") || rows.key != "iactq_jobs_claim" || rows.rRows > 100 {
 		t.Errorf("class range after a cursor: key %q extra %q read %v rows; want iactq_jobs_claim, no filesort, 100 rows", rows.key, rows.extra, rows.rRows)

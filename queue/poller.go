@@ -74,9 +74,15 @@ func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Only the kinds this worker runs: a job of another kind waits for a worker that
+	// runs it (see discardUnknownKinds) and wakes no producer here.
 	byQueue := map[string][]dbsqlc.JobClaimHeadsRow{}
+	found := false
 	for _, r := range rows {
-		byQueue[r.Queue] = append(byQueue[r.Queue], dbsqlc.JobClaimHeadsRow{Kind: r.Kind, Oldest: r.Oldest})
+		if w.c.runsKind(r.Kind) {
+			byQueue[r.Queue] = append(byQueue[r.Queue], dbsqlc.JobClaimHeadsRow{Kind: r.Kind, Oldest: r.Oldest})
+			found = true
+		}
 	}
 	now := time.Now()
 	for q, p := range w.producers {
@@ -85,7 +91,7 @@ func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
 			p.signal()
 		}
 	}
-	return len(rows) > 0, nil
+	return found, nil
 }
 
 // binlogFollower prepares the binary-log wake-ups of this worker.

@@ -162,6 +162,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			}
 			if heads == nil || time.Since(headsAt) > time.Second {
 				heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue)
+				heads = w.c.runnable(heads)
 				headsAt = time.Now()
 				if err == nil && len(heads) == 0 {
 					heads = nil

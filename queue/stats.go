@@ -149,6 +149,11 @@ type Explanation struct {
 	Running     int64
 	Concurrency int
 	Workers     int
+	// NoWorkerRunsKind: no live worker runs the job's kind; a waiting job is then
+	// discarded at DiscardAt (after unknown_kind_grace, by this client's config)
+	// unless a worker that runs it starts first.
+	NoWorkerRunsKind bool
+	DiscardAt        time.Time
 }
 
 // AheadTotal is the number of jobs claimed before this one.
@@ -210,6 +215,20 @@ func (c *Client) Explain(ctx context.Context, id int64) (*Explanation, error) {
 		if n := WorkerConcurrency(w.Queues)[job.Queue]; n > 0 {
 			e.Workers++
 			e.Concurrency += n
+		}
+	}
+	if job.State != StateRunning && !job.State.Finished() {
+		fleet, err := c.Fleet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !fleet.RunsKind(job.Kind) {
+			e.NoWorkerRunsKind = true
+			since := later(job.ScheduledAt, job.AttemptedAt)
+			if job.State != StateAvailable && !job.AvailableAt.IsZero() {
+				since = later(since, job.AvailableAt)
+			}
+			e.DiscardAt = since.Add(max(c.cfg.UnknownKindGrace, 0))
 		}
 	}
 	return e, nil

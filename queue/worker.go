@@ -137,7 +137,7 @@ func (w *worker) queueList() string {
 func (w *worker) register(ctx context.Context) error {
 	host, _ := os.Hostname()
 	return retryForever(ctx, w.log, "register worker", func() error {
-		id, err := w.c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: host, Pid: int32(os.Getpid()), Queues: w.queueList()})
+		id, err := w.c.store.q.WorkerInsert(ctx, dbsqlc.WorkerInsertParams{Host: host, Pid: int32(os.Getpid()), Queues: w.queueList(), Kinds: w.c.kindList()})
 		if err != nil {
 			return err
 		}

@@ -38,12 +38,17 @@ GROUP BY state, queue, kind;
 -- only later, and reading from the range's start would step over all of them on every
 -- claim (measured: pages read per claim grew with the jobs drained). With both NULL
 -- the condition folds away.
+--
+-- A paused queue yields nothing: the pause is read by each range read (one primary-key
+-- lookup, evaluated once per statement, not locked), so a pause holds for every claim
+-- that starts after the pause commits, not only after workers refresh their list.
 -- name: JobClaimRange :many
 SELECT * FROM iactq_jobs
 WHERE state = 'available' AND queue = sqlc.arg(queue) AND kind = sqlc.arg(kind)
   AND (sqlc.narg(from_at) IS NULL OR scheduled_at >= sqlc.narg(from_at)) AND scheduled_at < sqlc.arg(to_at)
   AND (sqlc.narg(after_at) IS NULL OR scheduled_at > sqlc.narg(after_at)
        OR (scheduled_at = sqlc.narg(after_at) AND id > sqlc.narg(after_id)))
+  AND NOT EXISTS (SELECT 1 FROM iactq_queues p WHERE p.name = sqlc.arg(queue) AND p.paused_at IS NOT NULL)
 ORDER BY scheduled_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED;
@@ -185,3 +190,32 @@ FOR UPDATE SKIP LOCKED;
 -- name: JobDeleteFinished :execrows
 DELETE FROM iactq_jobs
 WHERE id IN (sqlc.slice(ids)) AND state IN ('completed', 'discarded', 'cancelled');
+
+-- JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
+-- a loose scan of the claim index, for the check of kinds no live worker runs.
+-- name: JobHeadsEveryQueue :many
+SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
+FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
+WHERE state = 'available'
+GROUP BY state, queue, kind;
+
+-- JobWaitingSince locks available jobs of one queue and kind that have waited since
+-- before a time (due then, and not attempted since): those of a kind no live worker
+-- runs that are past unknown_kind_grace. A range of the claim index.
+-- name: JobWaitingSince :many
+SELECT * FROM iactq_jobs
+WHERE state = 'available' AND queue = sqlc.arg(queue) AND kind = sqlc.arg(kind)
+  AND scheduled_at < sqlc.arg(before) AND (attempted_at IS NULL OR attempted_at < sqlc.arg(attempted_before))
+ORDER BY scheduled_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED;
+
+-- JobDiscardWaiting discards an available job that never ran in this attempt, with
+-- the reason appended to its errors.
+-- name: JobDiscardWaiting :execrows
+UPDATE iactq_jobs
+SET state = 'discarded',
+    finished_at = sqlc.arg(finished_at),
+    available_at = NULL,
+    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
+WHERE id = sqlc.arg(id) AND state = 'available';

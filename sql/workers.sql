@@ -1,5 +1,5 @@
 -- name: WorkerInsert :execlastid
-INSERT INTO iactq_workers (host, pid, queues) VALUES (?, ?, ?);
+INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES (?, ?, ?, ?);
 
 -- WorkerTouch is the heartbeat, and also the first statement of every claim: it locks
 -- the worker's row, so a claim and the rescue of this worker never interleave, and a
@@ -24,7 +24,7 @@ FOR UPDATE SKIP LOCKED;
 DELETE FROM iactq_workers WHERE id IN (sqlc.slice(ids));
 
 -- name: WorkerList :many
-SELECT id, host, pid, queues, started_at, heartbeat_at,
+SELECT id, host, pid, queues, kinds, started_at, heartbeat_at,
        TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS heartbeat_age_us
 FROM iactq_workers ORDER BY id;
 

@@ -48,6 +48,7 @@ func TestDefaults(t *testing.T) {
 		JobTimeout:        10 * time.Minute,
 		FinishedRetention: 7 * 24 * time.Hour,
 		MaxArgsBytes:      1 << 20,
+		UnknownKindGrace:  time.Hour,
 		Retry:             queue.RetryPolicy{Initial: time.Second, Max: time.Hour, Jitter: 0.3},
 		Schedules: []queue.Schedule{
 			{Name: "session_cleanup", Cron: "0 */6 * * *", Kind: "session_cleanup", Queue: "maintenance", Args: []byte("{}")},
@@ -243,5 +244,26 @@ func TestRedactor(t *testing.T) {
 	}
 	if got := dsnPassword("u:p@ss@tcp(h:1/x"); got != "p@ss" {
 		t.Fatalf("password of a malformed DSN: %q", got)
+	}
+}
+
+// unknown_kind_grace: 0s discards jobs of unknown kinds at once; a negative one is
+// refused.
+func TestUnknownKindGraceZeroMeansAtOnce(t *testing.T) {
+	t.Parallel()
+	s, err := loadSettings(writeConfig(t, "unknown_kind_grace: 0s\n"), registryWithScheduledKinds(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.queueConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.UnknownKindGrace != queue.DiscardAtOnce {
+		t.Fatalf("unknown_kind_grace 0s: UnknownKindGrace = %v, want DiscardAtOnce", cfg.UnknownKindGrace)
+	}
+	_, err = loadSettings(writeConfig(t, "unknown_kind_grace: -1s\n"), registryWithScheduledKinds(), zerolog.Nop())
+	if err == nil || !strings.Contains(err.Error(), "unknown_kind_grace") {
+		t.Fatalf("negative grace: %v", err)
 	}
 }

@@ -380,6 +380,7 @@ type IactqWorker struct {
 	Queues      string
 	StartedAt   time.Time
 	HeartbeatAt time.Time
+	Kinds       sql.NullString
 }
 
 type InternalMessage struct {

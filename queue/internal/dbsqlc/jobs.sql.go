@@ -124,6 +124,7 @@ WHERE state = 'available' AND queue = ? AND kind = ?
   AND (? IS NULL OR scheduled_at >= ?) AND scheduled_at < ?
   AND (? IS NULL OR scheduled_at > ?
        OR (scheduled_at = ? AND id > ?))
+  AND NOT EXISTS (SELECT 1 FROM iactq_queues p WHERE p.name = ? AND p.paused_at IS NOT NULL)
 ORDER BY scheduled_at, id
 LIMIT ?
 FOR UPDATE SKIP LOCKED
@@ -151,6 +152,10 @@ type JobClaimRangeParams struct {
 // only later, and reading from the range's start would step over all of them on every
 // claim (measured: pages read per claim grew with the jobs drained). With both NULL
 // the condition folds away.
+//
+// A paused queue yields nothing: the pause is read by each range read (one primary-key
+// lookup, evaluated once per statement, not locked), so a pause holds for every claim
+// that starts after the pause commits, not only after workers refresh their list.
 func (q *Queries) JobClaimRange(ctx context.Context, arg JobClaimRangeParams) ([]IactqJob, error) {
 	rows, err := q.db.QueryContext(ctx, jobClaimRange,
 		arg.Queue,
@@ -162,6 +167,7 @@ func (q *Queries) JobClaimRange(ctx context.Context, arg JobClaimRangeParams) ([
 		arg.AfterAt,
 		arg.AfterAt,
 		arg.AfterID,
+		arg.Queue,
 		arg.Limit,
 	)
 	if err != nil {
@@ -288,6 +294,37 @@ func (q *Queries) JobDeleteFinished(ctx context.Context, ids []int64) (int64, er
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
 	result, err := q.db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const jobDiscardWaiting = `-- name: JobDiscardWaiting :execrows
+UPDATE iactq_jobs
+SET state = 'discarded',
+    finished_at = ?,
+    available_at = NULL,
+    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', ?, 'error', ?))
+WHERE id = ? AND state = 'available'
+`
+
+type JobDiscardWaitingParams struct {
+	FinishedAt sql.NullTime
+	ErrorAt    interface{}
+	Message    interface{}
+	ID         int64
+}
+
+// JobDiscardWaiting discards an available job that never ran in this attempt, with
+// the reason appended to its errors.
+func (q *Queries) JobDiscardWaiting(ctx context.Context, arg JobDiscardWaitingParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, jobDiscardWaiting,
+		arg.FinishedAt,
+		arg.ErrorAt,
+		arg.Message,
+		arg.ID,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -485,6 +522,44 @@ func (q *Queries) JobGetLiveByUniqueKey(ctx context.Context, uniqueLiveKey sql.N
 	var id int64
 	err := row.Scan(&id)
 	return id, err
+}
+
+const jobHeadsEveryQueue = `-- name: JobHeadsEveryQueue :many
+SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
+FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
+WHERE state = 'available'
+GROUP BY state, queue, kind
+`
+
+type JobHeadsEveryQueueRow struct {
+	Queue  string
+	Kind   string
+	Oldest time.Time
+}
+
+// JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
+// a loose scan of the claim index, for the check of kinds no live worker runs.
+func (q *Queries) JobHeadsEveryQueue(ctx context.Context) ([]JobHeadsEveryQueueRow, error) {
+	rows, err := q.db.QueryContext(ctx, jobHeadsEveryQueue)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []JobHeadsEveryQueueRow
+	for rows.Next() {
+		var i JobHeadsEveryQueueRow
+		if err := rows.Scan(&i.Queue, &i.Kind, &i.Oldest); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const jobInsert = `-- name: JobInsert :execlastid
@@ -975,6 +1050,74 @@ func (q *Queries) JobRunningOfWorker(ctx context.Context, ids []int64) ([]JobRun
 	for rows.Next() {
 		var i JobRunningOfWorkerRow
 		if err := rows.Scan(&i.ID, &i.State); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const jobWaitingSince = `-- name: JobWaitingSince :many
+SELECT id, kind, queue, args, state, attempt, max_attempts, created_at, scheduled_at, available_at, attempted_at, finished_at, errors, unique_key, requested_by, schedule_name, claimed_by, unique_live_key FROM iactq_jobs
+WHERE state = 'available' AND queue = ? AND kind = ?
+  AND scheduled_at < ? AND (attempted_at IS NULL OR attempted_at < ?)
+ORDER BY scheduled_at, id
+LIMIT ?
+FOR UPDATE SKIP LOCKED
+`
+
+type JobWaitingSinceParams struct {
+	Queue           string
+	Kind            string
+	Before          time.Time
+	AttemptedBefore sql.NullTime
+	Limit           int32
+}
+
+// JobWaitingSince locks available jobs of one queue and kind that have waited since
+// before a time (due then, and not attempted since): those of a kind no live worker
+// runs that are past unknown_kind_grace. A range of the claim index.
+func (q *Queries) JobWaitingSince(ctx context.Context, arg JobWaitingSinceParams) ([]IactqJob, error) {
+	rows, err := q.db.QueryContext(ctx, jobWaitingSince,
+		arg.Queue,
+		arg.Kind,
+		arg.Before,
+		arg.AttemptedBefore,
+		arg.Limit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IactqJob
+	for rows.Next() {
+		var i IactqJob
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Queue,
+			&i.Args,
+			&i.State,
+			&i.Attempt,
+			&i.MaxAttempts,
+			&i.CreatedAt,
+			&i.ScheduledAt,
+			&i.AvailableAt,
+			&i.AttemptedAt,
+			&i.FinishedAt,
+			&i.Errors,
+			&i.UniqueKey,
+			&i.RequestedBy,
+			&i.ScheduleName,
+			&i.ClaimedBy,
+			&i.UniqueLiveKey,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

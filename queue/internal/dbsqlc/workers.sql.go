@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 )
@@ -57,17 +58,23 @@ func (q *Queries) WorkerDeleteMany(ctx context.Context, ids []int64) (int64, err
 }
 
 const workerInsert = `-- name: WorkerInsert :execlastid
-INSERT INTO iactq_workers (host, pid, queues) VALUES (?, ?, ?)
+INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES (?, ?, ?, ?)
 `
 
 type WorkerInsertParams struct {
 	Host   string
 	Pid    int32
 	Queues string
+	Kinds  sql.NullString
 }
 
 func (q *Queries) WorkerInsert(ctx context.Context, arg WorkerInsertParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, workerInsert, arg.Host, arg.Pid, arg.Queues)
+	result, err := q.db.ExecContext(ctx, workerInsert,
+		arg.Host,
+		arg.Pid,
+		arg.Queues,
+		arg.Kinds,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -75,7 +82,7 @@ func (q *Queries) WorkerInsert(ctx context.Context, arg WorkerInsertParams) (int
 }
 
 const workerList = `-- name: WorkerList :many
-SELECT id, host, pid, queues, started_at, heartbeat_at,
+SELECT id, host, pid, queues, kinds, started_at, heartbeat_at,
        TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS heartbeat_age_us
 FROM iactq_workers ORDER BY id
 `
@@ -85,6 +92,7 @@ type WorkerListRow struct {
 	Host           string
 	Pid            int32
 	Queues         string
+	Kinds          sql.NullString
 	StartedAt      time.Time
 	HeartbeatAt    time.Time
 	HeartbeatAgeUs int32
@@ -104,6 +112,7 @@ func (q *Queries) WorkerList(ctx context.Context) ([]WorkerListRow, error) {
 			&i.Host,
 			&i.Pid,
 			&i.Queues,
+			&i.Kinds,
 			&i.StartedAt,
 			&i.HeartbeatAt,
 			&i.HeartbeatAgeUs,
