@@ -111,8 +111,13 @@ is due yet.`,
 				b.WriteString("\n")
 				writePriorityTable(&b, ps, color, width)
 				if watch && tty {
-					// Home, draw over the previous frame, clear what is left of it.
-					frame := strings.ReplaceAll(b.String(), "\n", "\x1b[K\n")
+					// Home, draw over the previous frame, clear what is left of it. No
+					// line may be wider than the terminal: a wrapped line would scroll.
+					lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+					for i, l := range lines {
+						lines[i] = cutVisible(l, width) + "\x1b[K\n"
+					}
+					frame := strings.Join(lines, "")
 					_, err = io.WriteString(out, "\x1b[H"+frame+"\x1b[J")
 					return err
 				}
@@ -239,33 +244,31 @@ func writeBacklogSummary(w io.Writer, backlog []queue.Backlog, slas map[string]q
 		fmt.Fprintln(w, "no jobs available")
 		return
 	}
-	tw := newTable(w)
-	fmt.Fprintln(tw, "QUEUE\tOVERDUE\tURGENT\tNORMAL\tOLDEST\tNEXT URGENT\tNEXT OVERDUE")
+	rows := [][]cell{{{text: "QUEUE"}, {text: "OVERDUE"}, {text: "URGENT"}, {text: "NORMAL"}, {text: "OLDEST"}, {text: "NEXT URGENT"}, {text: "NEXT OVERDUE"}}}
 	for _, q := range qs {
 		plus := ""
 		if q.capped {
 			plus = "+"
 		}
-		cell := func(cl queue.Class) string {
-			s := fmt.Sprintf("%d%s", q.counts[cl], plus)
+		count := func(cl queue.Class) cell {
 			if q.counts[cl] == 0 {
-				return "0"
+				return cell{text: "0"}
 			}
-			return paint(s, cl, color)
+			return cell{text: fmt.Sprintf("%d%s", q.counts[cl], plus), color: classColor[cl]}
 		}
-		next := func(d time.Duration, ok bool) string {
-			if !ok {
-				return "-"
+		next := func(d time.Duration, ok bool) cell {
+			switch {
+			case !ok:
+				return cell{text: "-"}
+			case d <= 0:
+				return cell{text: "now"}
 			}
-			if d <= 0 {
-				return "now"
-			}
-			return "in " + shortDuration(d)
+			return cell{text: "in " + shortDuration(d)}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", q.name, cell(queue.ClassOverdue), cell(queue.ClassUrgent), cell(queue.ClassNormal),
-			shortDuration(now.Sub(q.oldest)), next(q.nextUrgent, q.nextUrgentOK), next(q.nextOverdue, q.nextOverdueOK))
+		rows = append(rows, []cell{{text: q.name}, count(queue.ClassOverdue), count(queue.ClassUrgent), count(queue.ClassNormal),
+			{text: shortDuration(now.Sub(q.oldest))}, next(q.nextUrgent, q.nextUrgentOK), next(q.nextOverdue, q.nextOverdueOK)})
 	}
-	tw.Flush()
+	_ = writeColorTable(w, rows, color)
 }
 
 // writeClassCounts writes how many of the listed jobs each class holds.
@@ -303,9 +306,7 @@ func writePriorityTable(w io.Writer, ps []queue.Priority, color bool, width int)
 	// Colour and cut after alignment, so escape codes do not upset the columns.
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	for i, line := range lines {
-		if width > 0 && len(line) > width {
-			line = line[:width]
-		}
+		line = cutToWidth(line, width)
 		if i > 0 && color {
 			line = paint(line, ps[i-1].Class, true)
 		}
