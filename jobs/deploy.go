@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/jobs/internal/jobsdb"
 	"github.com/iact/iactq/queue"
 )
@@ -218,8 +219,15 @@ func deployReclaim(ctx context.Context, q *jobsdb.Queries, holderID, jobID int64
 	return true, nil
 }
 
-// deployInTx runs fn in a READ COMMITTED transaction.
+// deployInTx runs fn in a READ COMMITTED transaction, retrying deadlocks and
+// lock-wait timeouts as the engine's inserts do (dberr.ConflictPolicy): they rolled
+// the transaction back, so fn runs again from the start. A lost connection is not
+// retried: the commit (a new deploy) may have happened before the answer was lost.
 func deployInTx(ctx context.Context, db *sql.DB, fn func(q *jobsdb.Queries) error) error {
+	return dberr.Retry(ctx, dberr.ConflictPolicy, func(ctx context.Context) error { return deployTxOnce(ctx, db, fn) })
+}
+
+func deployTxOnce(ctx context.Context, db *sql.DB, fn func(q *jobsdb.Queries) error) error {
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

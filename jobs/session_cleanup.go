@@ -2,12 +2,10 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/jobs/internal/jobsdb"
 	"github.com/iact/iactq/queue"
 )
@@ -194,16 +192,13 @@ func (w *sessionCleaner) record(ctx context.Context, jobID int64, s sessionSQL, 
 // sessionTableError makes a missing table or a missing privilege on it permanent:
 // retrying cannot fix the config, and the schedule's next run comes anyway.
 func sessionTableError(table string, err error) error {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1146: // ER_NO_SUCH_TABLE
-			return queue.Permanentf("session table %s does not exist (jobs.session_cleanup.table): %w", table, err)
-		case 1142, 1044: // ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
-			return queue.Permanentf("no access to session table %s (grant SELECT, DELETE to the worker): %w", table, err)
-		case 1054: // ER_BAD_FIELD_ERROR
-			return queue.Permanentf("%s is not a Django session table (session_key, expire_date): %w", table, err)
-		}
+	switch dberr.Number(err) {
+	case dberr.NoSuchTable:
+		return queue.Permanentf("session table %s does not exist (jobs.session_cleanup.table): %w", table, err)
+	case dberr.TableAccessDenied, dberr.DBAccessDenied:
+		return queue.Permanentf("no access to session table %s (grant SELECT, DELETE to the worker): %w", table, err)
+	case dberr.BadField:
+		return queue.Permanentf("%s is not a Django session table (session_key, expire_date): %w", table, err)
 	}
 	return err
 }

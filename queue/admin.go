@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
@@ -113,7 +114,7 @@ func (c *Client) RetryJob(ctx context.Context, id int64) (*JobRow, error) {
 		}
 		n, err := tx.JobRetry(ctx, dbsqlc.JobRetryParams{Now: c.now(), ID: id})
 		if err != nil {
-			if isDuplicate(err) {
+			if dberr.IsDuplicate(err) {
 				return fmt.Errorf("job %d: another live job holds its unique key %q: %w", id, job.UniqueKey, ErrConflict)
 			}
 			return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
@@ -60,39 +61,152 @@ func (w *worker) runCompleter() {
 	}
 }
 
-// flush records a batch of outcomes in one transaction, retrying until the database
-// takes it: an outcome is never dropped.
+// flush records a batch of outcomes. Completions with nothing else to write are one
+// guarded UPDATE per claim, each correct alone: no transaction needed. The rest
+// (failures, messages, follow-ups, next occurrences) go together in one transaction.
 func (w *worker) flush(batch []result) {
-	ctx := context.Background()
-	// Completions with nothing else to write are one guarded UPDATE per claim, each
-	// correct alone: no transaction needed. The rest (failures, messages, follow-ups,
-	// next occurrences) go together in one transaction.
 	plain, rest := splitPlain(batch)
-	for k, ids := range plain {
-		_ = retryForever(ctx, w.log, "record job completions", func() error {
-			_, err := w.c.store.q.JobCompleteMany(ctx, completeParams(ids, k, w.c.now()))
-			return err
-		})
-	}
-	if len(rest) > 0 {
-		_ = retryForever(ctx, w.log, "record job outcomes", func() error {
-			return w.c.store.inTx(ctx, nil, func(tx dbTx) error { return w.c.recordOutcomes(ctx, tx, rest) })
-		})
-	}
+	plain = w.write(plain)
+	rest = w.write(rest)
 	w.mu.Lock()
 	for _, r := range batch {
 		delete(w.held, r.job.ID)
 	}
 	w.mu.Unlock()
-	for _, r := range batch {
-		w.logOutcome(r)
-		w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+	for _, rs := range [][]result{plain, rest} {
+		for _, r := range rs {
+			w.logOutcome(r)
+			w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+		}
 	}
 }
 
-// recordedAs is the state the outcome was recorded as (if the claim still held).
+// completerPolicy retries what can succeed: transient errors (a lost connection, a
+// lock conflict, a try that ran out of time), each try bounded by the heartbeat
+// interval, for at most RescueAfter since the completer last wrote. By then a worker
+// cut off from its database has been declared dead and its jobs rescued, so that the
+// outcomes are moot; a worker that still heartbeats releases the unrecorded jobs
+// (releaseUnknownClaims) to run again. A write the database refuses for good is not
+// retried at all.
+func (w *worker) completerPolicy(began time.Time) dberr.Policy {
+	failing := w.failingSince(began)
+	return dberr.Policy{
+		LockFor:    w.c.cfg.RescueAfter,
+		LostTries:  -1,
+		For:        max(w.c.cfg.RescueAfter-time.Since(failing), time.Nanosecond),
+		TryTimeout: w.c.cfg.HeartbeatInterval,
+		MaxDelay:   time.Second,
+		OnRetry:    func(err error, _ time.Duration) { w.writeFailed(began, err) },
+	}
+}
+
+// write records rs and returns them as recorded. An outcome the database refuses for
+// good fails its job alone: the batch is halved until the refused outcome is alone,
+// the others are written, and that job is recorded as failed (discarded) with the
+// server's reason, its requester told. Outcomes still not written when the policy
+// gives up are left unrecorded (logged; their jobs run again).
+func (w *worker) write(rs []result) []result {
+	if len(rs) == 0 {
+		return rs
+	}
+	began := time.Now()
+	err := dberr.Retry(context.Background(), w.completerPolicy(began), func(ctx context.Context) error {
+		return w.c.writeOutcomes(ctx, rs)
+	})
+	switch {
+	case err == nil:
+		w.writeOK()
+		return rs
+	case dberr.IsTransient(err) || dberr.IsTryTimeout(err):
+		w.writeFailed(began, err)
+		for i := range rs {
+			rs[i].unrecorded = err
+		}
+		return rs
+	case len(rs) > 1:
+		w.writeOK() // the database answers
+		half := len(rs) / 2
+		return append(w.write(rs[:half:half]), w.write(rs[half:])...)
+	case rs[0].refused != nil:
+		// Even the failure was refused.
+		rs[0].unrecorded = err
+		return rs
+	}
+	w.writeOK()
+	r := rs[0]
+	w.log.Error().Err(err).Int64("job_id", r.job.ID).Str("kind", r.job.Kind).
+		Msg("the database refused this job's outcome; recording the job as failed instead")
+	return w.write([]result{{
+		job:      r.job,
+		err:      Permanent(fmt.Errorf("the database refused this job's outcome (%s): %w", r.recordedAs(), err)),
+		out:      &outcome{prepare: w.c.prepare},
+		duration: r.duration,
+		refused:  err,
+	}})
+}
+
+// writeOutcomes writes rs: plain completions as guarded UPDATEs, anything else in one
+// transaction.
+func (c *Client) writeOutcomes(ctx context.Context, rs []result) error {
+	plain, rest := splitPlain(rs)
+	if len(rest) > 0 {
+		return c.store.inTxOnce(ctx, nil, func(tx dbTx) error { return c.recordOutcomes(ctx, tx, rs) })
+	}
+	now := c.now()
+	for k, ids := range groupByClaim(plain) {
+		if _, err := c.store.q.JobCompleteMany(ctx, completeParams(ids, k, now)); err != nil {
+			return fmt.Errorf("record %d job completions: %w", len(ids), err)
+		}
+	}
+	return nil
+}
+
+// failingSince is when the completer began failing to write, or began if it is not
+// failing.
+func (w *worker) failingSince(began time.Time) time.Time {
+	w.healthMu.Lock()
+	defer w.healthMu.Unlock()
+	if w.failing.IsZero() {
+		return began
+	}
+	return w.failing
+}
+
+// writeFailed notes that a write begun at began failed with err. A completer that has
+// not been able to write for longer than the heartbeat interval makes the worker
+// unhealthy: the observer (systemd's watchdog, /readyz, STATUS) is told.
+func (w *worker) writeFailed(began time.Time, err error) {
+	w.healthMu.Lock()
+	defer w.healthMu.Unlock()
+	if w.failing.IsZero() {
+		w.failing = began
+	}
+	if !w.unhealthy && time.Since(w.failing) >= w.c.cfg.HeartbeatInterval {
+		w.unhealthy = true
+		err = fmt.Errorf("the completer has not recorded outcomes for %s: %w", time.Since(w.failing).Round(time.Millisecond), err)
+		w.log.Error().Err(err).Msg("worker unhealthy")
+		w.c.cfg.Observer.Unhealthy(err)
+	}
+}
+
+// writeOK notes that the database answered the completer.
+func (w *worker) writeOK() {
+	w.healthMu.Lock()
+	defer w.healthMu.Unlock()
+	w.failing = time.Time{}
+	if w.unhealthy {
+		w.unhealthy = false
+		w.log.Info().Msg("worker healthy again: the completer writes")
+		w.c.cfg.Observer.Healthy()
+	}
+}
+
+// recordedAs is the state the outcome was recorded as (if the claim still held);
+// running when it could not be recorded.
 func (r result) recordedAs() State {
 	switch {
+	case r.unrecorded != nil:
+		return StateRunning
 	case r.release:
 		return StateAvailable
 	case r.err == nil:
@@ -108,6 +222,8 @@ func (w *worker) logOutcome(r result) {
 	var ev *zerolog.Event
 	var msg string
 	switch r.recordedAs() {
+	case StateRunning:
+		ev, msg = w.c.log.Error().Str("outcome", "unrecorded").Err(r.unrecorded), "could not record this job's outcome; it will be released and run again"
 	case StateAvailable:
 		ev, msg = w.c.log.Info().Str("outcome", "released"), "job stopped by shutdown, back in the queue"
 	case StateCompleted:
@@ -129,19 +245,26 @@ func (r result) isPlain() bool {
 		len(r.out.messages) == 0 && len(r.out.then) == 0
 }
 
-// splitPlain separates plain completions, grouped by claim, from the other outcomes.
-func splitPlain(batch []result) (map[claimKey][]int64, []result) {
-	plain := map[claimKey][]int64{}
-	var rest []result
+// splitPlain separates plain completions from the other outcomes.
+func splitPlain(batch []result) (plain, rest []result) {
 	for _, r := range batch {
 		if r.isPlain() {
-			k := claimKey{attempt: r.job.Attempt, worker: r.job.ClaimedBy}
-			plain[k] = append(plain[k], r.job.ID)
+			plain = append(plain, r)
 		} else {
 			rest = append(rest, r)
 		}
 	}
 	return plain, rest
+}
+
+// groupByClaim groups the ids of rs by the claim that produced them.
+func groupByClaim(rs []result) map[claimKey][]int64 {
+	ids := map[claimKey][]int64{}
+	for _, r := range rs {
+		k := claimKey{attempt: r.job.Attempt, worker: r.job.ClaimedBy}
+		ids[k] = append(ids[k], r.job.ID)
+	}
+	return ids
 }
 
 type claimKey struct {

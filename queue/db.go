@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
@@ -131,53 +131,11 @@ type dbTx struct {
 }
 
 // inTx runs fn in a transaction and commits it, retrying transient errors
-// (retryTransient) so that they are never surfaced as job failures: a lost
+// (dberr.TxPolicy) so that they are never surfaced as job failures: a lost
 // connection too, since every engine transaction is safe to run again (claims whose
 // commit answer was lost are released, outcomes are guarded by the claim).
 func (s *store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
-	return retryTransient(ctx, true, func() error { return s.inTxOnce(ctx, opts, fn) })
-}
-
-// Bounds of retryTransient.
-const (
-	// lockRetryFor is how long deadlocks and lock-wait timeouts are retried when the
-	// context has no earlier deadline.
-	lockRetryFor = 10 * time.Minute
-	// lostTries bounds the tries after other transient errors (a lost connection, a
-	// Galera node not ready).
-	lostTries = 10
-)
-
-// retryTransient runs op (a whole transaction, or one autocommitted statement) until
-// it succeeds, fails with an error that is not transient, or ctx ends. A deadlock or
-// lock-wait timeout wrote nothing: it is retried until lockRetryFor has passed, so
-// that callers never see contention. Other transient errors are retried lostTries
-// times if retryLost: not for inserts, which a lost connection may have committed
-// before the answer was lost, so that running them again would make a second job.
-// Back-off: 5 ms doubling up to 1 s, with jitter.
-func retryTransient(ctx context.Context, retryLost bool, op func() error) error {
-	giveUp := time.Now().Add(lockRetryFor)
-	lost := 0
-	for try := 0; ; try++ {
-		err := op()
-		if err == nil || !isRetryable(err) || ctx.Err() != nil {
-			return err
-		}
-		if isLockConflict(err) {
-			if time.Now().After(giveUp) {
-				return err
-			}
-		} else if lost++; !retryLost || lost == lostTries {
-			return err
-		}
-		delay := min(5*time.Millisecond<<min(try, 10), time.Second)
-		delay = delay/2 + time.Duration(rand.Int64N(int64(delay)))
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-	}
+	return dberr.Retry(ctx, dberr.TxPolicy, func(ctx context.Context) error { return s.inTxOnce(ctx, opts, fn) })
 }
 
 func (s *store) inTxOnce(ctx context.Context, opts *sql.TxOptions, fn func(tx dbTx) error) error {
@@ -194,59 +152,6 @@ func (s *store) inTxOnce(ctx context.Context, opts *sql.TxOptions, fn func(tx db
 	}
 	return nil
 }
-
-// MySQL and MariaDB error numbers the engine reacts to.
-const (
-	errDupEntry        = 1062
-	errLockWaitTimeout = 1205
-	errDeadlock        = 1213
-	errWsrepNotReady   = 1047 // Galera node not ready
-	errQueryKilled     = 1317
-)
-
-func mysqlErrNumber(err error) uint16 {
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		return me.Number
-	}
-	return 0
-}
-
-// isRetryable tells whether err is transient: the same statement or transaction may
-// well succeed if run again.
-func isRetryable(err error) bool {
-	switch mysqlErrNumber(err) {
-	case errLockWaitTimeout, errDeadlock, errWsrepNotReady, errQueryKilled:
-		return true
-	}
-	return isConnectionError(err)
-}
-
-// isLockConflict tells whether err is a deadlock or a lock-wait timeout: the
-// statement (and, for a deadlock, its transaction) was rolled back.
-func isLockConflict(err error) bool {
-	n := mysqlErrNumber(err)
-	return n == errDeadlock || n == errLockWaitTimeout
-}
-
-func isConnectionError(err error) bool {
-	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) {
-		return true
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) {
-		return true
-	}
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "broken pipe", "connection reset", "no such file or directory", "bad connection", "EOF"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
-
-func isDuplicate(err error) bool { return mysqlErrNumber(err) == errDupEntry }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 

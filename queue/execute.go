@@ -15,6 +15,9 @@ type result struct {
 	out      *outcome
 	release  bool // stopped by shutdown: back to the queue, attempt not spent
 	duration time.Duration
+
+	refused    error // the database refused the job's own outcome: this is its failure
+	unrecorded error // the completer gave up writing it
 }
 
 // runSlot runs job in one of p's slots, then, while p holds claimed jobs waiting for

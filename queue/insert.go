@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
@@ -130,7 +131,7 @@ func (c *Client) Insert(ctx context.Context, p InsertParams) (InsertResult, erro
 			return InsertResult{}, err
 		}
 		var id int64
-		err = retryTransient(ctx, false, func() error {
+		err = dberr.Retry(ctx, dberr.ConflictPolicy, func(ctx context.Context) error {
 			var err error
 			id, err = c.store.q.JobInsert(ctx, row)
 			return err
@@ -159,14 +160,14 @@ func (c *Client) InsertTx(ctx context.Context, tx *sql.Tx, p InsertParams) (Inse
 
 // InsertMany enqueues jobs in one transaction: all or none. Jobs without a unique key
 // go in multi-row INSERT statements. Deadlocks and lock-wait timeouts are retried
-// until ctx ends (retryTransient): contention never reaches the caller.
+// for 10 minutes (dberr.ConflictPolicy): contention never reaches the caller.
 func (c *Client) InsertMany(ctx context.Context, ps []InsertParams) ([]InsertResult, error) {
 	rows, err := c.prepareAll(ps)
 	if err != nil {
 		return nil, err
 	}
 	var res []InsertResult
-	err = retryTransient(ctx, false, func() error {
+	err = dberr.Retry(ctx, dberr.ConflictPolicy, func(ctx context.Context) error {
 		return c.store.inTxOnce(ctx, nil, func(tx dbTx) error {
 			var err error
 			res, err = insertRows(ctx, tx, rows)
@@ -265,7 +266,7 @@ func insertUnique(ctx context.Context, q dbTx, row insertRow) (InsertResult, err
 		if err == nil {
 			return InsertResult{ID: id}, nil
 		}
-		if !isDuplicate(err) {
+		if !dberr.IsDuplicate(err) {
 			return InsertResult{}, fmt.Errorf("insert job: %w", err)
 		}
 		id, err = q.JobGetLiveByUniqueKey(ctx, row.UniqueKey)
@@ -306,8 +307,8 @@ func insertMulti(ctx context.Context, q dbTx, rows []insertRow) (int64, error) {
 // JSON_VALID: nesting deeper than 32, a lone UTF-16 surrogate escape) into a
 // ValidationError, so that it is reported as bad input (exit 2), not a failure.
 func refusedArgs(err error) error {
-	switch mysqlErrNumber(err) {
-	case 4025, 3140: // ER_CONSTRAINT_FAILED (MariaDB's JSON check), ER_INVALID_JSON_TEXT (MySQL)
+	switch dberr.Number(err) {
+	case dberr.ConstraintFailed, dberr.InvalidJSONText: // MariaDB's JSON check, MySQL's
 		return &ValidationError{Msg: fmt.Sprintf("args refused by the database as invalid JSON (nested deeper than 32 levels, or a lone \\uD800-\\uDFFF escape): %v", err)}
 	}
 	return err

@@ -9,6 +9,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/migrations"
 )
 
@@ -97,7 +98,7 @@ func SchemaCurrent(ctx context.Context, db *sql.DB) (bool, error) {
 // whether it is applied.
 func appliedVersions(ctx context.Context, db *sql.DB) (map[int64]bool, error) {
 	rows, err := db.QueryContext(ctx, "SELECT version_id, is_applied FROM "+migrationTable+" ORDER BY id")
-	if mysqlErrNumber(err) == errNoSuchTable {
+	if dberr.Number(err) == dberr.NoSuchTable {
 		return map[int64]bool{}, nil
 	}
 	if err != nil {
@@ -116,12 +117,10 @@ func appliedVersions(ctx context.Context, db *sql.DB) (map[int64]bool, error) {
 	return applied, rows.Err()
 }
 
-const errNoSuchTable = 1146
-
 // needsDDL explains a privilege error of migrate.
 func needsDDL(err error) error {
-	switch mysqlErrNumber(err) {
-	case 1142, 1044: // ER_TABLEACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR
+	switch dberr.Number(err) {
+	case dberr.TableAccessDenied, dberr.DBAccessDenied:
 		return fmt.Errorf("migrate needs a user with DDL privileges (CREATE, ALTER, DROP, INDEX) on the schema, such as the admin DSN; workers' users only have SELECT, INSERT, UPDATE and DELETE: %w", err)
 	}
 	return err

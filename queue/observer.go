@@ -18,6 +18,12 @@ type Observer interface {
 	// it was recorded as (completed, retryable, discarded, or available when released
 	// by shutdown), wait the time from due to start, run the execution time.
 	Finished(job *JobRow, state State, wait, run time.Duration)
+	// Unhealthy is called when the worker stops keeping up: its completer has not
+	// been able to record outcomes for longer than the heartbeat interval (err says
+	// why). Healthy is called when it recovers.
+	Unhealthy(err error)
+	// Healthy is called when an unhealthy worker recovers.
+	Healthy()
 }
 
 // NopObserver does nothing.
@@ -37,3 +43,9 @@ func (NopObserver) Claimed(string, int, time.Duration) {}
 
 // Finished implements Observer.
 func (NopObserver) Finished(*JobRow, State, time.Duration, time.Duration) {}
+
+// Unhealthy implements Observer.
+func (NopObserver) Unhealthy(error) {}
+
+// Healthy implements Observer.
+func (NopObserver) Healthy() {}

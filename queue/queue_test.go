@@ -17,8 +17,9 @@ import (
 
 // testArgs is a kind whose behaviour the test controls.
 type testArgs struct {
-	N    int  `json:"n"`
-	Fail bool `json:"fail"`
+	N     int             `json:"n"`
+	Fail  bool            `json:"fail"`
+	Extra json.RawMessage `json:"extra,omitempty"` // free JSON, for what the server refuses
 }
 
 func (testArgs) Kind() string { return "test" }

@@ -38,6 +38,10 @@ type worker struct {
 
 	paused atomic.Pointer[map[string]bool]
 
+	healthMu  sync.Mutex
+	failing   time.Time // since when the completer fails to write; zero while it writes
+	unhealthy bool      // the observer was told so
+
 	pollNow  chan struct{} // a wake-up from the binary log
 	binlogOK atomic.Bool   // following the binary log: poll slowly
 }

@@ -33,6 +33,7 @@ type Metrics struct {
 	polls        *prometheus.CounterVec
 	running      prometheus.Gauge
 	started      prometheus.Gauge
+	healthy      prometheus.Gauge
 
 	jobs        *prometheus.Desc
 	backlog     *prometheus.Desc
@@ -82,6 +83,9 @@ func NewMetrics(c *queue.Client) *Metrics {
 		started: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "iactq_worker_claiming", Help: "1 while this worker process claims jobs (after start, before the drain).",
 		}),
+		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "iactq_worker_healthy", Help: "0 while this worker process cannot keep up: its completer has not recorded outcomes for longer than the heartbeat interval.",
+		}),
 		jobs: prometheus.NewDesc("iactq_jobs", "Jobs in the database by state and queue.",
 			[]string{"state", "queue"}, nil),
 		backlog: prometheus.NewDesc("iactq_backlog_jobs", "Available jobs by queue and SLA class (the queue depth; counted up to 100000 per kind and class).",
@@ -94,7 +98,7 @@ func NewMetrics(c *queue.Client) *Metrics {
 		scrapeError: prometheus.NewDesc("iactq_scrape_error", "1 when the last read of the queue's state from the database failed.",
 			nil, nil),
 	}
-	m.registry.MustRegister(m.claimed, m.claimLatency, m.waitLatency, m.runLatency, m.finished, m.polls, m.running, m.started, m,
+	m.registry.MustRegister(m.claimed, m.claimLatency, m.waitLatency, m.runLatency, m.finished, m.polls, m.running, m.started, m.healthy, m,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -105,7 +109,13 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Started implements queue.Observer.
-func (m *Metrics) Started(int64) { m.started.Set(1) }
+func (m *Metrics) Started(int64) { m.started.Set(1); m.healthy.Set(1) }
+
+// Unhealthy implements queue.Observer.
+func (m *Metrics) Unhealthy(error) { m.healthy.Set(0) }
+
+// Healthy implements queue.Observer.
+func (m *Metrics) Healthy() { m.healthy.Set(1) }
 
 // Stopping implements queue.Observer.
 func (m *Metrics) Stopping() { m.started.Set(0) }

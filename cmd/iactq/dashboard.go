@@ -60,7 +60,7 @@ logged and recorded in the iactq_audit table.`,
 			if err != nil {
 				return err
 			}
-			stop, err := a.serveHTTP(ctx, httpAddr, db, dash)
+			stop, err := a.serveHTTP(ctx, httpAddr, db, dash, nil)
 			if err != nil {
 				return err
 			}

@@ -40,6 +40,7 @@ type systemd struct {
 	finished    atomic.Int64
 	lastPollOK  atomic.Int64 // unix nanoseconds
 	lastPollErr atomic.Int64
+	unhealthy   atomic.Pointer[error] // why the engine says it is unhealthy; nil while healthy
 	sendErrOnce sync.Once
 }
 
@@ -97,6 +98,27 @@ func (s *systemd) Finished(*queue.JobRow, queue.State, time.Duration, time.Durat
 	s.finished.Add(1)
 }
 
+// Unhealthy implements queue.Observer: the engine cannot keep up (its completer cannot
+// write). The watchdog stops being fed, STATUS and /readyz say why.
+func (s *systemd) Unhealthy(err error) {
+	s.unhealthy.Store(&err)
+	s.send(sdnotify.Status(s.status(nil)))
+}
+
+// Healthy implements queue.Observer.
+func (s *systemd) Healthy() {
+	s.unhealthy.Store(nil)
+	s.send(sdnotify.Status(s.status(nil)))
+}
+
+// unhealthyReason is why the engine is unhealthy, nil when it is not.
+func (s *systemd) unhealthyReason() error {
+	if p := s.unhealthy.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 func (s *systemd) running() int64 { return max(s.claimed.Load()-s.finished.Load(), 0) }
 
 // healthy tells whether to ping the watchdog: the poll loop answered within the
@@ -104,6 +126,9 @@ func (s *systemd) running() int64 { return max(s.claimed.Load()-s.finished.Load(
 // counts as healthy; before READY the start timeout is systemd's guard, and during the
 // drain the stop timeout is.
 func (s *systemd) healthy() bool {
+	if s.unhealthyReason() != nil {
+		return false
+	}
 	if !s.started.Load() || s.stopping.Load() {
 		return true
 	}
@@ -132,6 +157,9 @@ func (s *systemd) statusLine(backlog []queue.Backlog) string {
 		b.WriteString("starting: waiting for the database")
 	default:
 		fmt.Fprintf(&b, "running %d/%d", s.running(), s.capacity)
+	}
+	if err := s.unhealthyReason(); err != nil {
+		fmt.Fprintf(&b, ", UNHEALTHY: %v", err)
 	}
 	if backlog == nil {
 		return b.String()
@@ -184,7 +212,11 @@ func (s *systemd) run(ctx context.Context) {
 				s.send(sdnotify.Watchdog)
 				unhealthyLogged = false
 			} else if !unhealthyLogged {
-				s.log.Error().Msg("the claim loop has not reached the database within the watchdog period; no longer pinging systemd's watchdog")
+				if err := s.unhealthyReason(); err != nil {
+					s.log.Error().Err(err).Msg("the worker is unhealthy; no longer pinging systemd's watchdog")
+				} else {
+					s.log.Error().Msg("the claim loop has not reached the database within the watchdog period; no longer pinging systemd's watchdog")
+				}
 				unhealthyLogged = true
 			}
 		case <-st.C:
@@ -237,5 +269,17 @@ func (o *observers) Claimed(q string, n int, took time.Duration) {
 func (o *observers) Finished(job *queue.JobRow, state queue.State, wait, run time.Duration) {
 	for _, x := range o.list {
 		x.Finished(job, state, wait, run)
+	}
+}
+
+func (o *observers) Unhealthy(err error) {
+	for _, x := range o.list {
+		x.Unhealthy(err)
+	}
+}
+
+func (o *observers) Healthy() {
+	for _, x := range o.list {
+		x.Healthy()
 	}
 }

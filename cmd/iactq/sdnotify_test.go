@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -165,6 +166,22 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 	sd.Claimed("default", 13, time.Millisecond)
 	if !sd.healthy() {
 		t.Error("unhealthy while every slot is busy")
+	}
+	// The engine says its completer cannot write: no more pings, STATUS says why.
+	sd.Unhealthy(errors.New("the completer has not recorded outcomes for 6s: lock wait"))
+	if sd.healthy() {
+		t.Error("healthy while the engine says it is not")
+	}
+	f.waitFor(t, `^STATUS=running .*, UNHEALTHY: the completer has not recorded outcomes for 6s: lock wait`, 2*time.Second)
+	time.Sleep(150 * time.Millisecond) // a ping already on its way may land
+	before = f.count("WATCHDOG=1")
+	time.Sleep(400 * time.Millisecond) // four ping periods
+	if after := f.count("WATCHDOG=1"); after != before {
+		t.Errorf("watchdog pinged %d times while the engine was unhealthy", after-before)
+	}
+	sd.Healthy()
+	if !sd.healthy() {
+		t.Error("unhealthy after the engine recovered")
 	}
 	for range 50 {
 		sd.Finished(&queue.JobRow{Kind: "noop"}, queue.StateCompleted, 0, 0)

@@ -38,15 +38,16 @@ shutdown_grace to finish, then stops the rest and returns them to the queue. A
 second signal exits at once. Losing the database is waited out: the worker
 reconnects with back-off and loses nothing.
 
---http ADDR serves /healthz (the process is up) and /readyz (the database answers
-and its schema is current; 503 otherwise) for probes, /metrics for Prometheus, and
+--http ADDR serves /healthz (the process is up) and /readyz (the database answers,
+its schema is current and the worker keeps up; 503 otherwise) for probes, /metrics for Prometheus, and
 the web dashboard (see 'iactq dashboard --help'; its actions need the token in
 IACTQ_DASHBOARD_TOKEN). An address without a host, such as ":8080", binds
 127.0.0.1 only.
 
 Under systemd (a Type=notify unit, see deploy/systemd), work tells systemd READY=1
 when it starts claiming, STOPPING=1 when the drain begins, pings the watchdog while
-its claim loop reaches the database, and keeps a STATUS= line such as
+its claim loop reaches the database and its completer records outcomes (one that
+cannot write for longer than heartbeat_interval makes the worker unhealthy), and keeps a STATUS= line such as
 "running 37/50, 3 OVERDUE, 5 URGENT, oldest 12m" that 'systemctl status' shows.
 
 Once a minute, workers roll up the finished minutes into iactq_sla_rollup (see
@@ -148,7 +149,7 @@ places at once.`,
 				if err != nil {
 					return err
 				}
-				stop, err := a.serveHTTP(ctx, httpAddr, db, dash)
+				stop, err := a.serveHTTP(ctx, httpAddr, db, dash, sd.unhealthyReason)
 				if err != nil {
 					return err
 				}
@@ -240,8 +241,9 @@ func parseQueues(s string) (map[string]int, error) {
 }
 
 // serveHTTP serves the probes, and h (the dashboard and /metrics) for every other
-// path, on addr until the returned stop is called.
-func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB, h http.Handler) (stop func(), err error) {
+// path, on addr until the returned stop is called. unhealthy, if set, says why the
+// worker is not ready although the database answers (nil when it is).
+func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB, h http.Handler, unhealthy func() error) (stop func(), err error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, usagef("invalid --http %q: use HOST:PORT or :PORT", addr)
@@ -270,6 +272,12 @@ func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB, h http.Han
 		if err != nil || !current {
 			http.Error(w, "schema not current", http.StatusServiceUnavailable)
 			return
+		}
+		if unhealthy != nil {
+			if err := unhealthy(); err != nil {
+				http.Error(w, "worker unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})
