@@ -287,3 +287,35 @@ func TestParserFindsBrokenLinks(t *testing.T) {
 		t.Errorf("links = %v, want %v", got, want)
 	}
 }
+
+// TestEveryPageIsReachable checks that the README's map is complete: every page in
+// docs/ is reached from README.md by following links.
+func TestEveryPageIsReachable(t *testing.T) {
+	files := pages(t)
+	reached := map[string]bool{"README.md": true}
+	queue := []string{"README.md"}
+	for len(queue) > 0 {
+		file := queue[0]
+		queue = queue[1:]
+		b, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range parse(string(b)).links {
+			u, err := url.Parse(l.target)
+			if err != nil || u.Scheme != "" || !strings.HasSuffix(u.Path, ".md") {
+				continue
+			}
+			target := filepath.Join(filepath.Dir(file), filepath.FromSlash(u.Path))
+			if !reached[target] {
+				reached[target] = true
+				queue = append(queue, target)
+			}
+		}
+	}
+	for _, f := range files {
+		if !reached[f] {
+			t.Errorf("%s is not reached from README.md: add it to the map of the manual (or link it from a page that is)", f)
+		}
+	}
+}
