@@ -319,3 +319,15 @@ func TestEveryPageIsReachable(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeIsShort keeps the README a front door (SPEC §9): at most 250 lines, the
+// manual in docs/.
+func TestReadmeIsShort(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n > 250 {
+		t.Errorf("README.md has %d lines, over 250: move the detail to a page of docs/", n)
+	}
+}
