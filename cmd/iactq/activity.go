@@ -125,23 +125,31 @@ func (l *activityLog) flush(ctx context.Context) {
 	period := l.now().Sub(since).Round(time.Second)
 	ev := l.log.Info().Str("period", period.String()).Int("overdue_started", overdue)
 	parts := []string{}
-	for _, o := range []struct {
-		state queue.State
-		field string
-		word  string
-	}{
-		{queue.StateCompleted, "completed", "completed"},
-		{queue.StateRetryable, "retried", "retried"},
-		{queue.StateDiscarded, "discarded", "discarded"},
-		{queue.StateAvailable, "released", "released at shutdown"},
-	} {
+	type outcome struct {
+		state       queue.State
+		field, word string
+		always      bool // said even when none
+	}
+	outcomes := []outcome{
+		{queue.StateCompleted, "completed", "completed", true},
+		{queue.StateRetryable, "retried", "retried", true},
+		{queue.StateDiscarded, "discarded", "discarded", true},
+		{queue.StateCancelled, "cancelled", "cancelled", false},
+		{queue.StateAvailable, "released", "released at shutdown", false},
+	}
+	for _, st := range slices.Sorted(maps.Keys(byState)) { // any other outcome, by its name
+		if !slices.ContainsFunc(outcomes, func(o outcome) bool { return o.state == st }) {
+			outcomes = append(outcomes, outcome{st, string(st), string(st), false})
+		}
+	}
+	for _, o := range outcomes {
 		kinds := byState[o.state]
 		total := 0
 		for _, n := range kinds {
 			total += n
 		}
 		if total == 0 {
-			if o.state != queue.StateAvailable {
+			if o.always {
 				parts = append(parts, "0 "+o.word)
 			}
 			continue

@@ -78,13 +78,23 @@ func TestActivitySummary(t *testing.T) {
 		t.Errorf("a period without jobs logged a summary:\n%s", out.String())
 	}
 
+	// Outcomes other than the three are said when they happened.
+	l.Finished(job("deploy_step"), queue.StateCancelled, time.Second, time.Millisecond)
+	l.Finished(job("noop"), queue.StateAvailable, time.Second, time.Millisecond)
+	l.Finished(job("noop"), queue.State("unrecorded"), time.Second, time.Millisecond)
+	l.flush(context.Background())
+	lines = logLines(t, out.String())
+	if want := "last 10s: 0 completed, 0 retried, 0 discarded, 1 cancelled (deploy_step 1), 1 released at shutdown (noop 1), 1 unrecorded (noop 1); 0 started OVERDUE, 5 OVERDUE waiting"; lines[len(lines)-1]["message"] != want {
+		t.Errorf("summary = %q, want %q", lines[len(lines)-1]["message"], want)
+	}
+
 	// A period with only completions says so, and counts from the previous summary.
 	l.Finished(job("noop"), queue.StateCompleted, time.Second, time.Millisecond)
 	clock = clock.Add(3 * time.Second)
 	waiting = 0
 	l.flush(context.Background())
 	lines = logLines(t, out.String())
-	if want := "last 13s: 1 completed (noop 1), 0 retried, 0 discarded; 0 started OVERDUE, 0 OVERDUE waiting"; lines[len(lines)-1]["message"] != want {
+	if want := "last 3s: 1 completed (noop 1), 0 retried, 0 discarded; 0 started OVERDUE, 0 OVERDUE waiting"; lines[len(lines)-1]["message"] != want {
 		t.Errorf("summary = %q, want %q", lines[len(lines)-1]["message"], want)
 	}
 }
