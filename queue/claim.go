@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -11,10 +10,6 @@ import (
 
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
-
-// errWorkerLost means this process's worker row is gone: another process declared it
-// dead and gave its jobs back to the queue. It must register again before claiming.
-var errWorkerLost = errors.New("worker registration lost")
 
 // claimRange is one (kind, SLA class) range of the claim index.
 type claimRange struct {
@@ -122,7 +117,7 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 			return fmt.Errorf("touch worker: %w", err)
 		}
 		if touched == 0 {
-			return errWorkerLost
+			return ErrWorkerLost
 		}
 		for _, ranges := range plan {
 			need := n - len(claimed)

@@ -64,8 +64,20 @@ func (w *worker) runCompleter() {
 // flush records a batch of outcomes. Completions with nothing else to write are one
 // guarded UPDATE per claim, each correct alone: no transaction needed. The rest
 // (failures, messages, follow-ups, next occurrences) go together in one transaction.
+//
+// Executions stopped from outside (an operator's cancel, a lost registration) have
+// nothing to record: the database has moved on. They are logged and counted as what
+// they are.
 func (w *worker) flush(batch []result) {
-	plain, rest := splitPlain(batch)
+	var stopped, toWrite []result
+	for _, r := range batch {
+		if r.stopped != nil {
+			stopped = append(stopped, r)
+		} else {
+			toWrite = append(toWrite, r)
+		}
+	}
+	plain, rest := splitPlain(toWrite)
 	plain = w.write(plain)
 	rest = w.write(rest)
 	w.mu.Lock()
@@ -73,6 +85,10 @@ func (w *worker) flush(batch []result) {
 		delete(w.held, r.job.ID)
 	}
 	w.mu.Unlock()
+	for _, r := range stopped {
+		w.logStopped(r)
+		w.c.cfg.Observer.Stopped(r.job, r.stopped, r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+	}
 	for _, rs := range [][]result{plain, rest} {
 		for _, r := range rs {
 			w.logOutcome(r)
@@ -237,6 +253,16 @@ func (w *worker) logOutcome(r result) {
 	}
 	ev.Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Str("queue", r.job.Queue).
 		Int("attempt", r.job.Attempt).Dur("duration", r.duration).Msg(msg)
+}
+
+// logStopped logs an execution stopped from outside as what it was.
+func (w *worker) logStopped(r result) {
+	ev := w.c.log.Warn().Str("outcome", StopOutcome(r.stopped))
+	if r.err != nil {
+		ev = ev.AnErr("returned", r.err)
+	}
+	ev.Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Str("queue", r.job.Queue).
+		Int("attempt", r.job.Attempt).Dur("duration", r.duration).Msgf("job stopped: %v", r.stopped)
 }
 
 // isPlain tells whether r is a completion with nothing else to write.

@@ -31,6 +31,21 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// Why a job's context ended, from outside the job: context.Cause(ctx) of a running
+// job's context is one of these (or context.DeadlineExceeded at its kind's timeout).
+var (
+	// ErrCancelledByOperator: an operator cancelled the job while it ran; it stays
+	// cancelled, and nothing the execution returns is recorded.
+	ErrCancelledByOperator = errors.New("cancelled by an operator")
+	// ErrWorkerLost: this worker was declared dead (its heartbeat lapsed while it was
+	// cut off) and its jobs were given back to the queue: they run elsewhere, and
+	// nothing the execution returns is recorded.
+	ErrWorkerLost = errors.New("this worker was declared dead; its jobs run elsewhere")
+	// ErrShuttingDown: the worker is stopping and the grace period is over; the job
+	// goes back to the queue, its attempt not spent.
+	ErrShuttingDown = errors.New("the worker is shutting down and the grace period is over")
+)
+
 // ValidationError is returned for input rejected before anything is written: an
 // unknown kind, bad args, a bad option. The CLI exits 2 on it.
 type ValidationError struct{ Msg string }

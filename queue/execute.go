@@ -10,10 +10,13 @@ import (
 
 // result is the outcome of one execution, for the completer.
 type result struct {
-	job      *JobRow
-	err      error // nil: completed
-	out      *outcome
-	release  bool // stopped by shutdown: back to the queue, attempt not spent
+	job     *JobRow
+	err     error // nil: completed
+	out     *outcome
+	release bool // stopped by shutdown: back to the queue, attempt not spent
+	// stopped is why the job was stopped from outside when that leaves nothing to
+	// record: ErrCancelledByOperator or ErrWorkerLost.
+	stopped  error
 	duration time.Duration
 
 	refused    error // the database refused the job's own outcome: this is its failure
@@ -35,12 +38,14 @@ func (w *worker) runSlot(p *producer, job *JobRow) {
 // runOne executes job and hands its outcome to the completer. Its context ends at its
 // kind's timeout, at a hard stop, or when the worker cancels it.
 func (w *worker) runOne(job *JobRow) {
-	ctx, cancel := context.WithTimeout(w.jobsCtx, w.c.timeoutFor(job.Kind))
+	stop, cancelStop := context.WithCancelCause(w.jobsCtx)
+	ctx, cancel := context.WithTimeout(stop, w.c.timeoutFor(job.Kind))
 	w.mu.Lock()
-	w.running[job.ID] = cancel
+	w.running[job.ID] = cancelStop
 	w.mu.Unlock()
 	res := w.execute(ctx, job)
 	cancel()
+	cancelStop(nil)
 	w.mu.Lock()
 	delete(w.running, job.ID)
 	w.mu.Unlock()
@@ -73,9 +78,14 @@ func (w *worker) execute(ctx context.Context, job *JobRow) result {
 	if w.c.cfg.Journal != nil {
 		w.c.cfg.Journal(job, begin, begin.Add(res.duration), res.err)
 	}
-	if res.err != nil && w.jobsCtx.Err() != nil {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, ErrCancelledByOperator) || errors.Is(cause, ErrWorkerLost):
+		// Whatever the job returned, the database has moved on: cancelled by the
+		// operator, or given back to the queue. Nothing to record.
+		res.stopped = cause
+	case res.err != nil && errors.Is(cause, ErrShuttingDown):
 		res.release = true // stopped by shutdown, not failed
-	} else if res.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	case res.err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		res.err = fmt.Errorf("timed out after %s: %w", w.c.timeoutFor(job.Kind), res.err)
 	}
 	return res

@@ -120,7 +120,7 @@ func (w *worker) stopCancelled(ctx context.Context) error {
 			w.mu.Lock()
 			if cancel, ok := w.running[r.ID]; ok {
 				w.c.log.Info().Int64("job_id", r.ID).Msg("job cancelled by an operator; stopping it")
-				cancel()
+				cancel(ErrCancelledByOperator)
 			}
 			w.mu.Unlock()
 		}

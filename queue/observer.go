@@ -1,6 +1,9 @@
 package queue
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Observer receives the engine's events: for metrics, systemd notifications and
 // status lines. Its methods are called from the engine's goroutines and must be cheap
@@ -18,6 +21,11 @@ type Observer interface {
 	// it was recorded as (completed, retryable, discarded, or available when released
 	// by shutdown), wait the time from due to start, run the execution time.
 	Finished(job *JobRow, state State, wait, run time.Duration)
+	// Stopped is called instead of Finished for an execution stopped from outside,
+	// whose outcome is not the engine's to record: cause is ErrCancelledByOperator
+	// (the job stays cancelled) or ErrWorkerLost (this worker was declared dead; the
+	// job was given back to the queue). StopOutcome names it for metrics.
+	Stopped(job *JobRow, cause error, wait, run time.Duration)
 	// Unhealthy is called when the worker stops keeping up: its completer has not
 	// been able to record outcomes for longer than the heartbeat interval (err says
 	// why). Healthy is called when it recovers.
@@ -49,3 +57,18 @@ func (NopObserver) Unhealthy(error) {}
 
 // Healthy implements Observer.
 func (NopObserver) Healthy() {}
+
+// Stopped implements Observer.
+func (NopObserver) Stopped(*JobRow, error, time.Duration, time.Duration) {}
+
+// StopOutcome names the cause of a stopped execution (Observer.Stopped) as an
+// outcome: "cancelled" for an operator's cancel, "lost" for a lost registration.
+func StopOutcome(cause error) string {
+	switch {
+	case errors.Is(cause, ErrCancelledByOperator):
+		return "cancelled"
+	case errors.Is(cause, ErrWorkerLost):
+		return "lost"
+	}
+	return "stopped"
+}

@@ -186,7 +186,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 					return
 				}
 				d := b.NextBackOff()
-				if !errors.Is(err, errWorkerLost) {
+				if !errors.Is(err, ErrWorkerLost) {
 					w.log.Warn().Err(err).Str("queue", p.queue).Dur("retry_in", d).Msg("claim failed")
 				}
 				select {

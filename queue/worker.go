@@ -28,13 +28,13 @@ type worker struct {
 	results       chan result
 	resultsClosed bool // after the drain; a job that ignored cancellation reports nowhere
 
-	jobsCtx    context.Context // parent of every job's context; cancelled at hard stop
-	cancelJobs context.CancelFunc
+	jobsCtx    context.Context         // parent of every job's context; cancelled at hard stop
+	cancelJobs context.CancelCauseFunc // with ErrShuttingDown
 	jobsWG     sync.WaitGroup
 
 	mu      sync.Mutex
-	running map[int64]context.CancelFunc // job id -> cancel of its context
-	held    map[int64]bool               // claimed and not yet recorded: running or in the completer
+	running map[int64]context.CancelCauseFunc // job id -> cancel of its context, with the cause
+	held    map[int64]bool                    // claimed and not yet recorded: running or in the completer
 
 	paused atomic.Pointer[map[string]bool]
 
@@ -48,20 +48,22 @@ type worker struct {
 
 // Work registers this process as a worker and runs jobs of the configured queues until
 // ctx is cancelled. It then drains: it stops claiming, gives running jobs
-// Config.ShutdownGrace to finish, stops the rest and puts them back in the queue, and
-// returns. Database outages are waited out with back-off, never returned.
+// Config.ShutdownGrace to finish, stops the rest (their context's cause is
+// ErrShuttingDown) and puts them back in the queue, and returns. A job that ignores
+// its cancellation is waited for, the registration kept alive, so that no job runs in
+// the process after Work has deregistered. Database outages are waited out with back-off, never returned.
 func (c *Client) Work(ctx context.Context) error {
 	w := &worker{
 		c:         c,
 		log:       c.log.With().Str("component", "worker").Logger(),
 		producers: map[string]*producer{},
 		results:   make(chan result, 4096),
-		running:   map[int64]context.CancelFunc{},
+		running:   map[int64]context.CancelCauseFunc{},
 		held:      map[int64]bool{},
 		pollNow:   make(chan struct{}, 1),
 	}
-	w.jobsCtx, w.cancelJobs = context.WithCancel(context.WithoutCancel(ctx))
-	defer w.cancelJobs()
+	w.jobsCtx, w.cancelJobs = context.WithCancelCause(context.WithoutCancel(ctx))
+	defer w.cancelJobs(ErrShuttingDown)
 	for q, n := range c.cfg.Queues {
 		w.producers[q] = &producer{queue: q, concurrency: n, wake: make(chan struct{}, 1)}
 	}
@@ -200,7 +202,7 @@ func (w *worker) recoverLostRegistration(ctx context.Context) {
 	w.log.Warn().Int64("worker_id", old).Msg("worker was declared dead; stopping its jobs (they run elsewhere) and registering again")
 	w.mu.Lock()
 	for _, cancel := range w.running {
-		cancel()
+		cancel(ErrWorkerLost)
 	}
 	w.mu.Unlock()
 	for _, p := range w.producers {
@@ -228,8 +230,19 @@ func (w *worker) hold(jobs []*JobRow) {
 	}
 }
 
+// stuckLogEvery is how often the drain logs jobs that ignore their cancellation.
+const stuckLogEvery = 10 * time.Second
+
 // drain waits for running jobs to finish within the grace period, then cancels the
-// rest; they are put back in the queue by the completer.
+// rest (cause ErrShuttingDown); they are put back in the queue by the completer.
+//
+// A job that ignores its cancellation is waited for, however long it takes, with the
+// registration kept alive (the heartbeat runs until Work returns): were the worker to
+// deregister, or stop heart-beating, while the job still ran, the job would be
+// rescued and run a second time elsewhere, at the same time. So no job runs in this
+// process after Work has deregistered. A supervisor that will not wait (systemd's
+// TimeoutStopSec) kills the process; its registration then lapses and the job is
+// rescued, which is right since it no longer runs.
 func (w *worker) drain() {
 	done := make(chan struct{})
 	go func() { w.jobsWG.Wait(); close(done) }()
@@ -243,11 +256,16 @@ func (w *worker) drain() {
 	case <-time.After(w.c.cfg.ShutdownGrace):
 	}
 	w.log.Warn().Int("running", w.runningCount()).Msg("grace period over: stopping running jobs and returning them to the queue")
-	w.cancelJobs()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		w.log.Error().Int("running", w.runningCount()).Msg("jobs ignored cancellation; once this worker is gone, others put them back in the queue")
+	w.cancelJobs(ErrShuttingDown)
+	t := time.NewTicker(stuckLogEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			w.log.Error().Int("running", w.runningCount()).Msg("jobs ignore their cancellation; waiting for them to return before deregistering, so that they do not run elsewhere at the same time")
+		}
 	}
 }
 

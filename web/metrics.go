@@ -72,7 +72,7 @@ func NewMetrics(c *queue.Client) *Metrics {
 			Buckets: latency,
 		}, []string{"kind", "outcome"}),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "iactq_jobs_finished_total", Help: "Attempts finished by this worker process, by kind, queue and recorded state (completed; retryable or discarded for failures; available when released by a shutdown).",
+			Name: "iactq_jobs_finished_total", Help: "Attempts finished by this worker process, by kind, queue and recorded state (completed; retryable or discarded for failures; available when released by a shutdown), or why it was stopped from outside (cancelled by an operator; lost when this worker was declared dead).",
 		}, []string{"kind", "queue", "outcome"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iactq_polls_total", Help: "Looks for work by this worker process, by result (ok or error).",
@@ -110,6 +110,16 @@ func (m *Metrics) Handler() http.Handler {
 
 // Started implements queue.Observer.
 func (m *Metrics) Started(int64) { m.started.Set(1); m.healthy.Set(1) }
+
+// Stopped implements queue.Observer: an execution stopped by an operator's cancel or
+// a lost registration, counted under its own outcome (cancelled, lost).
+func (m *Metrics) Stopped(job *queue.JobRow, cause error, wait, run time.Duration) {
+	outcome := queue.StopOutcome(cause)
+	m.running.Dec()
+	m.waitLatency.WithLabelValues(job.Kind).Observe(wait.Seconds())
+	m.runLatency.WithLabelValues(job.Kind, outcome).Observe(run.Seconds())
+	m.finished.WithLabelValues(job.Kind, job.Queue, outcome).Inc()
+}
 
 // Unhealthy implements queue.Observer.
 func (m *Metrics) Unhealthy(error) { m.healthy.Set(0) }

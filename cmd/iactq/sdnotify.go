@@ -98,6 +98,11 @@ func (s *systemd) Finished(*queue.JobRow, queue.State, time.Duration, time.Durat
 	s.finished.Add(1)
 }
 
+// Stopped implements queue.Observer.
+func (s *systemd) Stopped(*queue.JobRow, error, time.Duration, time.Duration) {
+	s.finished.Add(1)
+}
+
 // Unhealthy implements queue.Observer: the engine cannot keep up (its completer cannot
 // write). The watchdog stops being fed, STATUS and /readyz say why.
 func (s *systemd) Unhealthy(err error) {
@@ -269,6 +274,12 @@ func (o *observers) Claimed(q string, n int, took time.Duration) {
 func (o *observers) Finished(job *queue.JobRow, state queue.State, wait, run time.Duration) {
 	for _, x := range o.list {
 		x.Finished(job, state, wait, run)
+	}
+}
+
+func (o *observers) Stopped(job *queue.JobRow, cause error, wait, run time.Duration) {
+	for _, x := range o.list {
+		x.Stopped(job, cause, wait, run)
 	}
 }
 

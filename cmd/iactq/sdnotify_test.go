@@ -303,8 +303,9 @@ func checkUnit(t *testing.T, name, text string) {
 	if err != nil {
 		t.Fatalf("%s: TimeoutStopSec %q: %v", name, settings["TimeoutStopSec"], err)
 	}
-	// The drain's grace, then up to 5 s for jobs that ignore cancellation, and time to
-	// flush outcomes and deregister.
+	// The drain's grace, then time for jobs to return once cancelled, flush outcomes
+	// and deregister (jobs that ignore cancellation are waited for until this
+	// timeout kills the process; its registration then lapses and they are rescued).
 	if stop < grace+10*time.Second || stop > grace+30*time.Second {
 		t.Errorf("%s: TimeoutStopSec %s does not match the drain grace %s (+10..30 s)", name, stop, grace)
 	}
