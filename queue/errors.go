@@ -3,6 +3,11 @@ package queue
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/iact/iactq/internal/dberr"
 )
 
 // permanentError marks a failure that retrying cannot fix.
@@ -54,4 +59,37 @@ func (e *ValidationError) Error() string { return e.Msg }
 
 func invalidf(format string, args ...any) error {
 	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// SchemaMissing tells whether err is the server saying that a table of iactq's schema
+// does not exist (MySQL error 1146) or lacks a column this build uses (1054): the
+// database is not migrated, or migrated by an older build. what names the missing
+// table or column.
+func SchemaMissing(err error) (what string, ok bool) {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) {
+		return "", false
+	}
+	switch me.Number {
+	case dberr.NoSuchTable:
+		// "Table 'db.iactq_jobs' doesn't exist"
+		_, quoted, _ := strings.Cut(me.Message, "'")
+		name, _, _ := strings.Cut(quoted, "'")
+		table := name[strings.LastIndexByte(name, '.')+1:]
+		if ownTable(table) {
+			return "table " + table, true
+		}
+	case dberr.BadField:
+		// "Unknown column 'kinds' in 'field list'": iactq's queries name only its
+		// own tables' columns.
+		_, quoted, _ := strings.Cut(me.Message, "'")
+		column, _, _ := strings.Cut(quoted, "'")
+		return "column " + column, true
+	}
+	return "", false
+}
+
+// ownTable tells whether table is one iactq's migrations create.
+func ownTable(table string) bool {
+	return strings.HasPrefix(table, "iactq_") || strings.HasPrefix(table, "ivr_") || table == "internal_messages"
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,6 +28,7 @@ type enqueueFlags struct {
 	maxAttempts int
 	requestedBy string
 	batch       bool
+	force       bool
 }
 
 func (a *app) enqueueCmd() *cobra.Command {
@@ -47,6 +49,10 @@ after a delay ("90s", "15m", "2h"). Without either it is due now.
 running, its id is printed instead (with a note on stderr) and the exit status is 0.
 
 --requested-by USER is told of the outcome by an internal message ('iactq messages').
+
+--queue Q must be a queue the config lists or a live worker serves: a job in a queue
+no worker takes would wait forever, so enqueue refuses it (status 2, naming the
+known queues) unless --force is given.
 
 --batch reads jobs from stdin instead, one JSON object per line (blank lines are
 skipped) with the fields kind, args, queue, at, in, unique_key, max_attempts and
@@ -75,6 +81,7 @@ in one transaction, and their ids are printed one per line, in input order.`,
 	fl.IntVar(&f.maxAttempts, "max-attempts", 25, "attempts before the job is discarded (1..1000)")
 	fl.StringVar(&f.requestedBy, "requested-by", "", "user told of the outcome by internal message")
 	fl.BoolVar(&f.batch, "batch", false, "read jobs as JSON lines from stdin and insert them in one transaction")
+	fl.BoolVar(&f.force, "force", false, "enqueue into a queue that neither the config lists nor a live worker serves")
 	return cmd
 }
 
@@ -101,7 +108,7 @@ func (a *app) enqueueOne(cmd *cobra.Command, args []string, f *enqueueFlags) err
 		MaxAttempts: f.maxAttempts,
 		RequestedBy: f.requestedBy,
 	}
-	res, err := a.insert(cmd.Context(), []queue.InsertParams{p}, nil)
+	res, err := a.insert(cmd.Context(), []queue.InsertParams{p}, nil, f.force)
 	if err != nil {
 		return err
 	}
@@ -131,7 +138,7 @@ func (a *app) enqueueBatch(cmd *cobra.Command, args []string, f *enqueueFlags) e
 	}
 	var other []string
 	cmd.Flags().Visit(func(fl *pflag.Flag) {
-		if fl.Name != "batch" && cmd.LocalFlags().Lookup(fl.Name) != nil {
+		if fl.Name != "batch" && fl.Name != "force" && cmd.LocalFlags().Lookup(fl.Name) != nil {
 			other = append(other, "--"+fl.Name)
 		}
 	})
@@ -156,7 +163,7 @@ func (a *app) enqueueBatch(cmd *cobra.Command, args []string, f *enqueueFlags) e
 	if len(ps) == 0 {
 		return nil
 	}
-	res, err := a.insert(cmd.Context(), ps, lineNos)
+	res, err := a.insert(cmd.Context(), ps, lineNos, f.force)
 	if err != nil {
 		return err
 	}
@@ -265,8 +272,9 @@ func parseAt(s string) (time.Time, error) {
 }
 
 // insert validates every job, then inserts them all in one transaction. lineNos, when
-// set, names the input line of each job in errors.
-func (a *app) insert(ctx context.Context, ps []queue.InsertParams, lineNos []int) ([]queue.InsertResult, error) {
+// set, names the input line of each job in errors. Unless force is set, every job's
+// queue must be one the config lists or a live worker serves.
+func (a *app) insert(ctx context.Context, ps []queue.InsertParams, lineNos []int, force bool) ([]queue.InsertResult, error) {
 	_, cfg, err := a.config()
 	if err != nil {
 		return nil, err
@@ -293,6 +301,25 @@ func (a *app) insert(ctx context.Context, ps []queue.InsertParams, lineNos []int
 	if err := a.ping(ctx, db); err != nil {
 		return nil, err
 	}
+	if !force {
+		known, err := knownQueues(ctx, c, false)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range ps {
+			q := p.Queue
+			if q == "" {
+				q = "default"
+			}
+			if !slices.Contains(known, q) {
+				err := usagef("queue %q is not known: the config does not list it and no live worker serves it, so its jobs would wait (known queues: %s); --force enqueues anyway", q, strings.Join(known, ", "))
+				if lineNos != nil {
+					return nil, usagef("line %d: %v", lineNos[i], err)
+				}
+				return nil, err
+			}
+		}
+	}
 	res, err := c.InsertMany(ctx, ps)
 	if err != nil {
 		return nil, fmt.Errorf("enqueue: %w", err)
@@ -310,4 +337,35 @@ func (a *app) printInserted(out io.Writer, ps []queue.InsertParams, res []queue.
 		}
 	}
 	io.WriteString(out, b.String())
+}
+
+// knownQueues lists, sorted, the queues the config lists and the live workers serve,
+// and with existing also those that have jobs or were paused.
+func knownQueues(ctx context.Context, c *queue.Client, existing bool) ([]string, error) {
+	set := map[string]bool{}
+	for q := range c.Config().Queues {
+		set[q] = true
+	}
+	fleet, err := c.Fleet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for q := range fleet.Queues {
+		set[q] = true
+	}
+	if existing {
+		qs, err := c.ListQueues(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range qs {
+			set[q.Name] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for q := range set {
+		out = append(out, q)
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -205,7 +205,8 @@ func TestEnqueueBatch(t *testing.T) {
 		}
 	}
 	in.WriteString(`{"kind":"noop","in":"1h","unique_key":"u1","max_attempts":2,"requested_by":"ops"}`) // no final newline
-	r := c.runIn(context.Background(), in.String(), "enqueue", "--batch")
+	// Queues q1..q5 are not in the config and no worker serves them: --force.
+	r := c.runIn(context.Background(), in.String(), "enqueue", "--batch", "--force")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

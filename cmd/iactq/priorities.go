@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -103,13 +105,18 @@ is due yet.`,
 				if err != nil {
 					return err
 				}
+				fleet, err := c.Fleet(ctx)
+				if err != nil {
+					return err
+				}
 				if watch {
 					fmt.Fprintf(&b, "%s  every %s, Ctrl-C to stop\n", time.Now().Format("15:04:05"), every)
 				}
 				writeClassCounts(&b, ps, n)
 				writeBacklogSummary(&b, backlog, c.Config().SLAs, time.Now(), color)
+				writeStranded(&b, backlog, fleet, c.Config().UnknownKindGrace)
 				b.WriteString("\n")
-				writePriorityTable(&b, ps, color, width)
+				writePriorityTable(&b, ps, color, width, fleet.Workers > 0)
 				if watch && tty {
 					// Home, draw over the previous frame, clear what is left of it. No
 					// line may be wider than the terminal: a wrapped line would scroll.
@@ -285,22 +292,32 @@ func writeClassCounts(w io.Writer, ps []queue.Priority, limit int) {
 }
 
 // writePriorityTable writes the jobs in claim order, coloured by class and cut to
-// width when asked.
-func writePriorityTable(w io.Writer, ps []queue.Priority, color bool, width int) {
+// width when asked. With notes, jobs no live worker can take say why.
+func writePriorityTable(w io.Writer, ps []queue.Priority, color bool, width int, notes bool) {
 	if len(ps) == 0 {
 		fmt.Fprintln(w, "no jobs waiting")
 		return
 	}
 	var buf bytes.Buffer
 	tw := newTable(&buf)
-	fmt.Fprintln(tw, "ID\tKIND\tQUEUE\tSTATE\tCLASS\tAGE\tSLA-LEFT")
+	// A NOTE column only when some job waits for a worker that is not there.
+	notes = notes && slices.ContainsFunc(ps, func(p queue.Priority) bool { return p.NoWorkerRunsKind || p.NoWorkerServesQueue })
+	header := "ID\tKIND\tQUEUE\tSTATE\tCLASS\tAGE\tSLA-LEFT"
+	if notes {
+		header += "\tNOTE"
+	}
+	fmt.Fprintln(tw, header)
 	for _, p := range ps {
 		age := shortDuration(time.Duration(p.AgeSeconds) * time.Second)
 		if p.DueInSeconds > 0 {
 			age = "due in " + shortDuration(time.Duration(p.DueInSeconds)*time.Second)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, p.Queue, p.State, p.Class,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s", p.ID, p.Kind, p.Queue, p.State, p.Class,
 			age, slaLeft(p.SLALeftSeconds))
+		if notes {
+			fmt.Fprintf(tw, "\t%s", priorityNote(p))
+		}
+		fmt.Fprintln(tw)
 	}
 	tw.Flush()
 	// Colour and cut after alignment, so escape codes do not upset the columns.
@@ -311,6 +328,54 @@ func writePriorityTable(w io.Writer, ps []queue.Priority, color bool, width int)
 			line = paint(line, ps[i-1].Class, true)
 		}
 		fmt.Fprintln(w, line)
+	}
+}
+
+// priorityNote says why no live worker can take a waiting job, if none can.
+func priorityNote(p queue.Priority) string {
+	var notes []string
+	if p.NoWorkerRunsKind {
+		notes = append(notes, "no worker runs kind")
+	}
+	if p.NoWorkerServesQueue {
+		notes = append(notes, "no worker serves queue")
+	}
+	return strings.Join(notes, "; ")
+}
+
+// writeStranded warns of available jobs no live worker takes: of a kind no live
+// worker runs (discarded after grace), or in a queue no live worker serves.
+func writeStranded(w io.Writer, backlog []queue.Backlog, fleet *queue.Fleet, grace time.Duration) {
+	if len(backlog) == 0 {
+		return
+	}
+	if fleet.Workers == 0 {
+		fmt.Fprintln(w, "! no live worker: nothing is claimed until one starts ('iactq work')")
+		return
+	}
+	kinds := map[string]int64{}
+	queues := map[string]int64{}
+	for _, b := range backlog {
+		if !fleet.RunsKind(b.Kind) {
+			kinds[b.Kind] += b.Total()
+		}
+		if !fleet.ServesQueue(b.Queue) {
+			queues[b.Queue] += b.Total()
+		}
+	}
+	after := "after unknown_kind_grace (" + shortDuration(max(grace, 0)) + ")"
+	if grace <= 0 {
+		after = "at once (unknown_kind_grace 0)"
+	}
+	for _, k := range slices.Sorted(maps.Keys(kinds)) {
+		fmt.Fprintf(w, "! %d job(s) of kind %s wait: no live worker runs it; deploy a worker that does, or they are discarded %s\n", kinds[k], k, after)
+	}
+	served := "none"
+	if names := fleet.QueueNames(); len(names) > 0 {
+		served = strings.Join(names, ", ")
+	}
+	for _, q := range slices.Sorted(maps.Keys(queues)) {
+		fmt.Fprintf(w, "! %d job(s) wait in queue %s: no live worker serves it (live workers serve: %s); start one with 'iactq work --queues %s=N'\n", queues[q], q, served, q)
 	}
 }
 
@@ -365,9 +430,12 @@ func explainLines(e *queue.Explanation, now time.Time) []string {
 		out = append(out, fmt.Sprintf("not due yet: %s; it becomes available %s, then takes its place by age", what, when(j.AvailableAt, now)))
 	case queue.StateAvailable:
 		ahead := e.AheadTotal()
-		if ahead == 0 {
+		switch {
+		case ahead == 0 && (e.NoWorkerRunsKind || e.Workers == 0):
+			out = append(out, "first in line in its queue")
+		case ahead == 0:
 			out = append(out, "first in line in its queue: the next free slot takes it")
-		} else {
+		default:
 			var parts []string
 			for _, cl := range []queue.Class{queue.ClassOverdue, queue.ClassUrgent, queue.ClassNormal} {
 				if n := e.Ahead[cl]; n > 0 {
@@ -377,6 +445,13 @@ func explainLines(e *queue.Explanation, now time.Time) []string {
 			out = append(out, fmt.Sprintf("%d jobs of queue %s are taken before it: %s (more urgent classes first, then older jobs of its class)",
 				ahead, j.Queue, strings.Join(parts, ", ")))
 		}
+	}
+	if e.NoWorkerRunsKind {
+		line := fmt.Sprintf("no live worker runs kind %s: it waits for a worker that does", j.Kind)
+		if j.State == queue.StateAvailable {
+			line += fmt.Sprintf("; unless one starts, it is discarded %s (unknown_kind_grace)", when(e.DiscardAt, now))
+		}
+		out = append(out, line)
 	}
 	if !e.PausedAt.IsZero() {
 		out = append(out, fmt.Sprintf("queue %s is PAUSED since %s: nothing of it is claimed until 'iactq queues resume %s'", j.Queue, localTime(e.PausedAt), j.Queue))
@@ -403,6 +478,10 @@ func explainJSON(e *queue.Explanation, now time.Time) map[string]any {
 		"ahead": ahead, "ahead_total": e.AheadTotal(), "queue_paused": !e.PausedAt.IsZero(),
 		"running": e.Running, "concurrency": e.Concurrency, "workers": e.Workers,
 		"available_at": jsonTime(e.Job.AvailableAt), "reasons": explainLines(e, now),
+		"no_worker_runs_kind": e.NoWorkerRunsKind, "no_worker_serves_queue": e.Workers == 0,
+	}
+	if e.NoWorkerRunsKind {
+		m["discard_at"] = jsonTime(e.DiscardAt)
 	}
 	if e.Priority != nil {
 		m["priority_class"] = e.Priority.Class

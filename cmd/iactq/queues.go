@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -98,8 +100,14 @@ poll interval or so.`
 resumed. Jobs can still be enqueued, and jobs already running finish. Pausing a
 queue that has no jobs yet is allowed.`
 	}
-	return &cobra.Command{
-		Use:     verb + " Q",
+	long += `
+
+Q must be a queue iactq knows: one the config lists, a live worker serves, or that has
+jobs or was paused. Any other name (a typo) is refused with status 2, naming the known
+queues, unless --force is given.`
+	var force bool
+	cmd := &cobra.Command{
+		Use:     verb + " Q [--force]",
 		Short:   short,
 		Long:    long,
 		Example: "  iactq queues " + verb + " reports",
@@ -111,6 +119,15 @@ queue that has no jobs yet is allowed.`
 				return err
 			}
 			defer db.Close()
+			if !force {
+				known, err := knownQueues(ctx, c, true)
+				if err != nil {
+					return err
+				}
+				if !slices.Contains(known, args[0]) {
+					return usagef("queue %q is not known: the config does not list it, no live worker serves it and it has no jobs (known queues: %s); --force %ss it anyway", args[0], strings.Join(known, ", "), verb)
+				}
+			}
 			if pause {
 				err = c.PauseQueue(ctx, args[0])
 			} else {
@@ -123,6 +140,8 @@ queue that has no jobs yet is allowed.`
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&force, "force", false, verb+" a queue iactq does not know of")
+	return cmd
 }
 
 func upper(s string) string {

@@ -82,6 +82,10 @@ func execute(ctx context.Context, args []string, getenv func(string) string, std
 	if !a.started || errors.As(err, &ue) || errors.As(err, &ve) {
 		code = 2
 	}
+	if what, ok := queue.SchemaMissing(err); ok {
+		// The one place an unmigrated schema is explained, whatever the command.
+		err = fmt.Errorf("the database schema is not set up or is older than this iactq (%s is missing): run 'iactq migrate' first", what)
+	}
 	fmt.Fprintf(a.stderr, "iactq: %s\n", strings.TrimSpace(err.Error()))
 	if !a.started && cmd != nil {
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
