@@ -86,21 +86,6 @@ is due yet.`,
 					}
 					return writeJSON(out, ps)
 				}
-				var b bytes.Buffer
-				n := limit
-				width := 0
-				if watch && tty {
-					cols, rows := terminalSize(out)
-					width = cols
-					// Leave room for the clock line, the summary and the table header.
-					if rows > 0 {
-						n = min(n, max(rows-12, 3))
-					}
-				}
-				ps, err := c.Priorities(ctx, n)
-				if err != nil {
-					return err
-				}
 				backlog, err := c.Backlog(ctx, nil, 100_000)
 				if err != nil {
 					return err
@@ -109,12 +94,30 @@ is due yet.`,
 				if err != nil {
 					return err
 				}
+				var stranded bytes.Buffer
+				writeStranded(&stranded, backlog, fleet, c.Config().UnknownKindGrace)
+				var b bytes.Buffer
+				n := limit
+				width := 0
+				if watch && tty {
+					cols, rows := terminalSize(out)
+					width = cols
+					// Leave room for the clock line, the warnings, the summary and the
+					// table header.
+					if rows > 0 {
+						n = min(n, max(rows-12-bytes.Count(stranded.Bytes(), []byte("\n")), 3))
+					}
+				}
+				ps, err := c.Priorities(ctx, n)
+				if err != nil {
+					return err
+				}
 				if watch {
 					fmt.Fprintf(&b, "%s  every %s, Ctrl-C to stop\n", time.Now().Format("15:04:05"), every)
 				}
 				writeClassCounts(&b, ps, n)
+				b.Write(stranded.Bytes())
 				writeBacklogSummary(&b, backlog, c.Config().SLAs, time.Now(), color)
-				writeStranded(&b, backlog, fleet, c.Config().UnknownKindGrace)
 				b.WriteString("\n")
 				writePriorityTable(&b, ps, color, width, fleet.Workers > 0)
 				if watch && tty {
