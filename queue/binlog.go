@@ -35,14 +35,103 @@ type binlogFollower struct {
 	wake   func()
 	// healthy is called with true once following, false when it stopped.
 	healthy func(bool)
+	// columns reads the columns of iactq_jobs (name and type, in order) from the
+	// queue's database: where the row images hold state, when the binary log does
+	// not carry column names (binlog_row_metadata=FULL does).
+	columns func(ctx context.Context) ([]jobsColumn, error)
+
+	layout jobsLayout // of the table id last seen
 }
 
-// stateColumn is the position of iactq_jobs.state in a full row image, and
-// stateAvailable its ENUM index for 'available' (ENUMs are logged as 1-based indexes).
-const (
-	stateColumn    = 4
-	stateAvailable = 1
-)
+// jobsColumn is one column of iactq_jobs.
+type jobsColumn struct{ name, typ string }
+
+// jobsLayout is where a row image of iactq_jobs holds state, and how 'available' is
+// logged there (ENUMs are logged as 1-based indexes). It holds for one table id: the
+// server gives the table a new id when its definition changes (ALTER TABLE), and the
+// layout is then found again.
+type jobsLayout struct {
+	tableID   uint64
+	known     bool  // false: state not found; every update wakes
+	state     int   // index of state in a row image
+	available int64 // ENUM index of 'available'
+}
+
+// layoutFor returns the layout of the table the event's rows belong to, finding it
+// again when the table id changed: from the event's column names when the binary log
+// carries them, else from the table's columns read now.
+func (f *binlogFollower) layoutFor(ctx context.Context, t *replication.TableMapEvent) jobsLayout {
+	if f.layout.tableID == t.TableID && f.layout.tableID != 0 {
+		return f.layout
+	}
+	var cols []jobsColumn
+	if len(t.ColumnName) > 0 {
+		enums := t.EnumStrValueString()
+		ei := 0
+		for i, name := range t.ColumnNameString() {
+			c := jobsColumn{name: name}
+			if i < len(t.ColumnType) && t.ColumnType[i] == mysql.MYSQL_TYPE_STRING && t.IsEnumColumn(i) && ei < len(enums) {
+				c.typ = enumType(enums[ei])
+				ei++
+			}
+			cols = append(cols, c)
+		}
+	} else if f.columns != nil {
+		var err error
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		cols, err = f.columns(rctx)
+		cancel()
+		if err != nil {
+			f.log.Warn().Err(err).Msg("cannot read the columns of iactq_jobs; every update of a job wakes the worker")
+		}
+	}
+	f.layout = findLayout(t.TableID, cols)
+	if f.layout.known {
+		f.log.Debug().Uint64("table_id", t.TableID).Int("state_column", f.layout.state).Msg("binlog layout of iactq_jobs")
+	}
+	return f.layout
+}
+
+// findLayout finds state and the ENUM index of 'available' among cols.
+func findLayout(tableID uint64, cols []jobsColumn) jobsLayout {
+	l := jobsLayout{tableID: tableID}
+	for i, c := range cols {
+		if !strings.EqualFold(c.name, "state") {
+			continue
+		}
+		for j, v := range enumValues(c.typ) {
+			if v == string(StateAvailable) {
+				return jobsLayout{tableID: tableID, known: true, state: i, available: int64(j + 1)}
+			}
+		}
+	}
+	return l
+}
+
+// enumType writes ENUM values as information_schema's column_type does.
+func enumType(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	return "enum(" + strings.Join(quoted, ",") + ")"
+}
+
+// enumValues parses "enum('a','b')" into its values.
+func enumValues(typ string) []string {
+	inner, ok := strings.CutPrefix(strings.ToLower(typ), "enum(")
+	if !ok {
+		return nil
+	}
+	inner = strings.TrimSuffix(inner, ")")
+	var out []string
+	for _, v := range strings.Split(inner, ",") {
+		v = strings.TrimSpace(v)
+		v = strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'")
+		out = append(out, strings.ReplaceAll(v, "''", "'"))
+	}
+	return out
+}
 
 // run follows the binary log until ctx ends, restarting from the current position
 // after any error (a purged position, a restarted server, a dropped connection).
@@ -129,14 +218,14 @@ func (f *binlogFollower) follow(ctx context.Context) error {
 		if !ok || string(rows.Table.Table) != "iactq_jobs" || string(rows.Table.Schema) != f.schema {
 			continue
 		}
-		if makesAvailable(ev.Header.EventType, rows) {
+		if makesAvailable(ev.Header.EventType, rows, f.layoutFor(ctx, rows.Table)) {
 			f.wake()
 		}
 	}
 }
 
 // makesAvailable tells whether a row event inserts a job or leaves one 'available'.
-func makesAvailable(t replication.EventType, rows *replication.RowsEvent) bool {
+func makesAvailable(t replication.EventType, rows *replication.RowsEvent, l jobsLayout) bool {
 	switch t {
 	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2:
 		return true
@@ -144,12 +233,12 @@ func makesAvailable(t replication.EventType, rows *replication.RowsEvent) bool {
 		// Rows come in (before, after) pairs.
 		for i := 1; i < len(rows.Rows); i += 2 {
 			after := rows.Rows[i]
-			if len(after) <= stateColumn {
-				return true // not a full row image: cannot tell, so wake
+			if !l.known || len(after) <= l.state {
+				return true // state not found, or not a full row image: cannot tell, so wake
 			}
-			switch v := after[stateColumn].(type) {
+			switch v := after[l.state].(type) {
 			case int64:
-				if v == stateAvailable {
+				if v == l.available {
 					return true
 				}
 			case string:

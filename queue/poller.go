@@ -115,6 +115,7 @@ func (w *worker) binlogFollower(ctx context.Context) (*binlogFollower, error) {
 			}
 		},
 		healthy: w.binlogOK.Store,
+		columns: w.c.jobsColumns,
 	}, nil
 }
 
@@ -125,4 +126,24 @@ func (w *worker) anyFree() bool {
 		}
 	}
 	return false
+}
+
+// jobsColumns reads the columns of iactq_jobs in their order. The query reads
+// information_schema, which sqlc does not know: it is written here.
+func (c *Client) jobsColumns(ctx context.Context) ([]jobsColumn, error) {
+	rows, err := c.store.db.QueryContext(ctx, `SELECT column_name, column_type FROM information_schema.columns
+		WHERE table_schema = DATABASE() AND table_name = 'iactq_jobs' ORDER BY ordinal_position`)
+	if err != nil {
+		return nil, fmt.Errorf("read the columns of iactq_jobs: %w", err)
+	}
+	defer rows.Close()
+	var cols []jobsColumn
+	for rows.Next() {
+		var c jobsColumn
+		if err := rows.Scan(&c.name, &c.typ); err != nil {
+			return nil, fmt.Errorf("read the columns of iactq_jobs: %w", err)
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
 }
