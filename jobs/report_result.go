@@ -36,6 +36,9 @@ type ReportResult struct {
 	Totals Fields `json:"totals"`
 	// Tables come main table first (the one --csv exports by default).
 	Tables []Table `json:"tables"`
+	// NoData, when set, says that the period holds no calls and what the data covers:
+	// the totals are zeros for want of data, not measurements.
+	NoData string `json:"no_data,omitempty"`
 	// Notes define the numbers (what counts as abandoned, how p90 is computed, ...).
 	Notes []string `json:"notes,omitempty"`
 }

@@ -158,6 +158,12 @@ func reportWorker[T reportArgs](d Deps, build func(context.Context, reportEnv, T
 		res.Kind = job.Args.Kind()
 		res.Timezone = loc.String()
 		res.GeneratedAt = env.now
+		if res.NoData, err = noDataNote(ctx, env.q, res, loc); err != nil {
+			return err
+		}
+		if res.NoData != "" {
+			res.Summary = res.Title + ": " + res.NoData
+		}
 		if err := storeReport(ctx, env.q, job.JobRow, job.Args, res); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/iact/iactq/queue/internal/dbsqlc"
@@ -50,7 +51,9 @@ func outcomeMessage(job *JobRow, state State, out *outcome, errMsg string) (subj
 	case state == StateCompleted:
 		body = fmt.Sprintf("Job %d (%s) completed on attempt %d.", job.ID, job.Kind, job.Attempt)
 	default:
-		body = fmt.Sprintf("Job %d (%s) was %s after %d attempt(s): %s", job.ID, job.Kind, state, job.Attempt, errMsg)
+		// One line: a panic's stack stays in the job's errors, for the operator.
+		reason, _, _ := strings.Cut(errMsg, "\n")
+		body = fmt.Sprintf("Job %d (%s) was %s after %d attempt(s): %s", job.ID, job.Kind, state, job.Attempt, reason)
 	}
 	body += fmt.Sprintf("\nDetails: iactq jobs show %d", job.ID)
 	return subject, body

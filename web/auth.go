@@ -30,24 +30,38 @@ func presentedToken(r *http.Request) string {
 	return ""
 }
 
+// authorized tells whether the request carries the operator's token: every action.
 func (s *Server) authorized(r *http.Request) bool {
-	if s.o.Token == "" {
-		return false
-	}
+	return tokenIs(presentedToken(r), s.o.Token)
+}
+
+// analyst tells whether the request may do what analysts do (request a report, mark
+// their messages read): the analyst token, or the operator's.
+func (s *Server) analyst(r *http.Request) bool {
 	t := presentedToken(r)
-	return t != "" && subtle.ConstantTimeCompare([]byte(t), []byte(s.o.Token)) == 1
+	return tokenIs(t, s.o.AnalystToken) || tokenIs(t, s.o.Token)
+}
+
+// tokenIs compares a presented token with a configured one in constant time; an
+// unconfigured (empty) token matches nothing.
+func tokenIs(presented, configured string) bool {
+	return configured != "" && presented != "" && subtle.ConstantTimeCompare([]byte(presented), []byte(configured)) == 1
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	back := backPath(r)
-	if !s.authorized(r) {
+	if !s.analyst(r) {
 		s.record(r, "login", "dashboard", false, "wrong or missing token")
 		http.Redirect(w, r, withFlash(back, "wrong token: actions stay locked", true), http.StatusSeeOther)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.o.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 12 * 3600})
-	s.record(r, "login", "dashboard", true, "")
-	http.Redirect(w, r, withFlash(back, "actions unlocked", false), http.StatusSeeOther)
+	who, done := "operator", "actions unlocked"
+	if !s.authorized(r) {
+		who, done = "analyst", "unlocked for analysts: request reports, mark messages read"
+	}
+	http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: presentedToken(r), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 12 * 3600})
+	s.record(r, "login", "dashboard", true, who)
+	http.Redirect(w, r, withFlash(back, done, false), http.StatusSeeOther)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
@@ -55,15 +69,20 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, withFlash(backPath(r), "actions locked", false), http.StatusSeeOther)
 }
 
-// action wraps a state-changing handler: it refuses without the token (403), and
+// action wraps a state-changing handler: it refuses without the token (403) — the
+// operator's, or for analysts' actions either token — and
 // records every attempt, allowed or not, in the log and in iactq_audit.
-func (s *Server) action(name string, fn func(ctx context.Context, r *http.Request) (target, done string, err error)) http.HandlerFunc {
+func (s *Server) action(name string, forAnalysts bool, fn func(ctx context.Context, r *http.Request) (target, done string, err error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		target := r.PathValue("id") + r.PathValue("name")
-		if !s.authorized(r) {
+		allowed, configured := s.authorized(r), s.o.Token != ""
+		if forAnalysts {
+			allowed, configured = s.analyst(r), configured || s.o.AnalystToken != ""
+		}
+		if !allowed {
 			why := "missing or wrong token"
-			if s.o.Token == "" {
+			if !configured {
 				why = "actions are disabled: no dashboard token is configured (" + TokenEnv + ")"
 			}
 			s.record(r, name, target, false, why)

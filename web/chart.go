@@ -20,7 +20,29 @@ type series struct {
 // chart draws per-minute values over [from, from+n minutes) as stacked bars (bars
 // true) or lines, with a y axis labelled by unit.
 func chart(title string, from time.Time, n int, ss []series, bars bool, unit func(float64) string) template.HTML {
+	labels := make([]string, n)
+	for i := range labels {
+		labels[i] = from.Add(time.Duration(i) * time.Minute).Format("15:04")
+	}
+	return labelledChart(title, labels, 15, ss, bars, unit)
+}
+
+// labelledChart draws one value per label (a time bucket, a node) as stacked bars or
+// lines, writing every labelEvery-th label under the x axis (0: as many as fit).
+func labelledChart(title string, labels []string, labelEvery int, ss []series, bars bool, unit func(float64) string) template.HTML {
 	const w, h, left, right, top, bottom = 640.0, 180.0, 56.0, 8.0, 22.0, 22.0
+	n := len(labels)
+	if n == 0 {
+		return ""
+	}
+	if labelEvery <= 0 {
+		widest := 1
+		for _, l := range labels {
+			widest = max(widest, len(l))
+		}
+		fit := max(int((w-left-right)/(6.5*float64(widest)+8)), 1)
+		labelEvery = (n + fit - 1) / fit
+	}
 	plotW, plotH := w-left-right, h-top-bottom
 	maxV := 0.0
 	for i := 0; i < n; i++ {
@@ -46,9 +68,9 @@ func chart(title string, from time.Time, n int, ss []series, bars bool, unit fun
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, left, y, w-right, y)
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, left-4, y+4, template.HTMLEscapeString(unit(maxV*float64(i)/4)))
 	}
-	for i := 0; i < n; i += 15 { // x labels every 15 minutes
+	for i := 0; i < n; i += max(labelEvery, 1) { // x labels
 		x := left + plotW*float64(i)/float64(n)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f">%s</text>`, x, h-6, from.Add(time.Duration(i)*time.Minute).Format("15:04"))
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f">%s</text>`, x, h-6, template.HTMLEscapeString(labels[i]))
 	}
 	slot := plotW / float64(n)
 	yOf := func(v float64) float64 { return top + plotH - plotH*v/maxV }
@@ -62,7 +84,7 @@ func chart(title string, from time.Time, n int, ss []series, bars bool, unit fun
 				}
 				fmt.Fprintf(&b, `<rect class="%s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s %s: %s</title></rect>`,
 					s.class, left+slot*float64(i)+0.5, yOf(base+v), math.Max(slot-1, 1), yOf(base)-yOf(base+v),
-					from.Add(time.Duration(i)*time.Minute).Format("15:04"), s.name, unit(v))
+					template.HTMLEscapeString(labels[i]), template.HTMLEscapeString(s.name), unit(v))
 				base += v
 			}
 		}

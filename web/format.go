@@ -3,22 +3,30 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/iact/iactq/internal/human"
+	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
 
 // templateFuncs are the helpers every template may call.
 var templateFuncs = template.FuncMap{
-	"ago":      ago,
-	"dur":      shortDuration,
-	"ts":       func(t time.Time) string { return stamp(t) },
-	"classcss": func(c queue.Class) string { return strings.ToLower(string(c)) },
-	"lower":    strings.ToLower,
-	"add1":     func(i int) int { return i + 1 },
-	"pct":      func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+	"ago":       ago,
+	"dur":       shortDuration,
+	"ts":        func(t time.Time) string { return stamp(t) },
+	"classcss":  func(c queue.Class) string { return strings.ToLower(string(c)) },
+	"lower":     strings.ToLower,
+	"add1":      func(i int) int { return i + 1 },
+	"firstline": func(s string) string { first, _, _ := strings.Cut(s, "\n"); return first },
+	// reportsubject tells whether a message is about a report job ("KIND job N ...").
+	"reportsubject": func(subject string) bool {
+		kind, _, _ := strings.Cut(subject, " ")
+		return slices.Contains(jobs.ReportKinds, kind)
+	},
+	"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
 	"secs": func(v any) string {
 		switch x := v.(type) {
 		case float64:

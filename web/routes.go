@@ -15,11 +15,12 @@ import (
 //   - act: an action that changes state. It needs the token and is audited (see action).
 //   - handle: anything else (login, downloads).
 type route struct {
-	pattern string // method and path, as http.ServeMux reads them
-	page    string // template name, for views
-	menu    string // label in the navigation bar; "" keeps the page out of it
-	section string // the navigation entry lit on this page (default: the page itself)
-	action  string // audit name, for acts
+	pattern  string // method and path, as http.ServeMux reads them
+	page     string // template name, for views
+	menu     string // label in the navigation bar; "" keeps the page out of it
+	section  string // the navigation entry lit on this page (default: the page itself)
+	action   string // audit name, for acts
+	analysts bool   // the analysts' token is enough for this act
 
 	view   func(s *Server, ctx context.Context, r *http.Request) (title string, data any, err error)
 	act    func(s *Server, ctx context.Context, r *http.Request) (target, done string, err error)
@@ -35,6 +36,17 @@ var routes = []route{
 
 	// priorities.go: the waiting jobs in claim order
 	{pattern: "GET /priorities", page: "priorities", menu: "Priorities", view: (*Server).priorities},
+
+	// reports.go and requests.go: the analysts' reports, requested from the page
+	{pattern: "GET /reports", page: "reports", menu: "Reports", view: (*Server).reports},
+	{pattern: "POST /reports", handle: (*Server).requestReport},
+	{pattern: "GET /reports/{id}", page: "report", section: "/reports", view: (*Server).report},
+	{pattern: "GET /reports/{id}/csv", handle: (*Server).reportCSV},
+
+	// messages.go: the analysts' inbox
+	{pattern: "GET /messages", page: "messages", menu: "Messages", view: (*Server).messages},
+	{pattern: "POST /messages/{id}/read", action: "mark_read", analysts: true, act: (*Server).markRead},
+	{pattern: "POST /messages/read", action: "mark_read", analysts: true, act: (*Server).markRead},
 
 	// jobs.go: failures and one job, with its actions
 	{pattern: "GET /failed", page: "failed", menu: "Failed", view: (*Server).failed},

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -23,13 +24,21 @@ var assets embed.FS
 // TokenEnv is the environment variable that holds the dashboard's action token.
 const TokenEnv = "IACTQ_DASHBOARD_TOKEN"
 
+// AnalystTokenEnv holds the analysts' token: reports and messages, nothing else.
+const AnalystTokenEnv = "IACTQ_ANALYST_TOKEN"
+
 // Options configure a dashboard Server.
 type Options struct {
 	Client *queue.Client
+	// DB is the database of Client, for the kinds' read models (reports).
+	DB *sql.DB
 	// Token unlocks the actions (retry, cancel, pause, resume, run a schedule now).
 	// Empty: every action is refused. Read-only pages need none.
 	Token string
-	Log   zerolog.Logger
+	// AnalystToken unlocks only what analysts do: request a report, mark their
+	// messages read. Empty: only Token does.
+	AnalystToken string
+	Log          zerolog.Logger
 	// Metrics, when set, is served at /metrics.
 	Metrics *Metrics
 	// Refresh is how often pages reload themselves (default 10 s).
@@ -72,7 +81,7 @@ func New(o Options) (*Server, error) {
 			}
 			s.mux.HandleFunc(rt.pattern, s.viewHandler(rt))
 		case rt.act != nil:
-			s.mux.HandleFunc(rt.pattern, s.action(rt.action, func(ctx context.Context, r *http.Request) (string, string, error) { return rt.act(s, ctx, r) }))
+			s.mux.HandleFunc(rt.pattern, s.action(rt.action, rt.analysts, func(ctx context.Context, r *http.Request) (string, string, error) { return rt.act(s, ctx, r) }))
 		default:
 			s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { rt.handle(s, w, r) })
 		}
@@ -127,7 +136,8 @@ type page struct {
 	Nav      []navLink
 	Now      time.Time
 	Refresh  int
-	Unlocked bool // the browser holds the right token
+	Unlocked bool // the browser holds the operator's token
+	Analyst  bool // the browser holds the analysts' token or the operator's
 	Enabled  bool // a token is configured at all
 	Flash    string
 	FlashErr bool
@@ -138,7 +148,7 @@ type page struct {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, rt route, title string, data any) {
 	p := page{
 		Title: title, Nav: nav(rt.sectionOf()), Now: time.Now().UTC(), Refresh: int(s.o.Refresh / time.Second),
-		Enabled: s.o.Token != "", Unlocked: s.authorized(r), Path: r.URL.Path, Data: data,
+		Enabled: s.o.Token != "" || s.o.AnalystToken != "", Unlocked: s.authorized(r), Analyst: s.analyst(r), Path: r.URL.Path, Data: data,
 		Flash: r.URL.Query().Get("flash"), FlashErr: r.URL.Query().Get("err") == "1",
 	}
 	var buf strings.Builder

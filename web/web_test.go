@@ -14,12 +14,16 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
 	"github.com/iact/iactq/web"
 )
 
-const testToken = "test-token-0123456789"
+const (
+	testToken        = "test-token-0123456789"
+	testAnalystToken = "analyst-token-0123456789"
+)
 
 type bundle struct {
 	d   *queuetest.DB
@@ -32,12 +36,17 @@ func setup(t *testing.T, token string) *bundle {
 	t.Helper()
 	t.Parallel()
 	d := queuetest.New(t)
-	c, err := queue.NewClient(d.DB, queue.NewRegistry(), queue.Config{}, zerolog.Nop())
+	c, err := queue.NewClient(d.DB, jobs.NewRegistry(jobs.Deps{DB: d.DB, Config: jobs.DefaultConfig()}),
+		queue.Config{PollInterval: 5 * time.Millisecond, Queues: map[string]int{"default": 4, "reports": 2}}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := web.NewMetrics(c)
-	s, err := web.New(web.Options{Client: c, Token: token, Metrics: m, Log: zerolog.Nop()})
+	analyst := ""
+	if token != "" {
+		analyst = testAnalystToken
+	}
+	s, err := web.New(web.Options{Client: c, DB: d.DB, Token: token, AnalystToken: analyst, Metrics: m, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -56,7 +57,7 @@ logged and recorded in the iactq_audit table.`,
 			if err := a.checkSchema(ctx, db); err != nil {
 				return err
 			}
-			dash, err := a.dashboard(c, web.NewMetrics(c))
+			dash, err := a.dashboard(c, db, web.NewMetrics(c))
 			if err != nil {
 				return err
 			}
@@ -74,7 +75,7 @@ logged and recorded in the iactq_audit table.`,
 }
 
 // dashboard builds the dashboard's handler over c, with m at /metrics.
-func (a *app) dashboard(c *queue.Client, m *web.Metrics) (*web.Server, error) {
+func (a *app) dashboard(c *queue.Client, db *sql.DB, m *web.Metrics) (*web.Server, error) {
 	token := a.getenv(web.TokenEnv)
 	if token != "" && len(token) < 12 {
 		return nil, usagef("%s is too short: use at least 12 characters (e.g. openssl rand -hex 16)", web.TokenEnv)
@@ -82,7 +83,14 @@ func (a *app) dashboard(c *queue.Client, m *web.Metrics) (*web.Server, error) {
 	if token == "" {
 		a.log.Info().Msg("dashboard actions are disabled: set " + web.TokenEnv + " to enable them")
 	}
-	s, err := web.New(web.Options{Client: c, Token: token, Log: a.log, Metrics: m})
+	analyst := a.getenv(web.AnalystTokenEnv)
+	if analyst != "" && len(analyst) < 12 {
+		return nil, usagef("%s is too short: use at least 12 characters (e.g. openssl rand -hex 16)", web.AnalystTokenEnv)
+	}
+	if analyst != "" && analyst == token {
+		return nil, usagef("%s must differ from %s: it unlocks less", web.AnalystTokenEnv, web.TokenEnv)
+	}
+	s, err := web.New(web.Options{Client: c, DB: db, Token: token, AnalystToken: analyst, Log: a.log, Metrics: m})
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}

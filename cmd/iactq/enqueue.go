@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
 
@@ -319,6 +320,11 @@ func (a *app) insert(ctx context.Context, ps []queue.InsertParams, lineNos []int
 				return nil, err
 			}
 		}
+	}
+	if err := jobs.CheckFlows(ctx, db, ps...); errors.Is(err, jobs.ErrUnknownFlow) {
+		return nil, usagef("%v", err)
+	} else if err != nil {
+		return nil, err
 	}
 	res, err := c.InsertMany(ctx, ps)
 	if err != nil {

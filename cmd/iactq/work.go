@@ -145,7 +145,7 @@ places at once.`,
 				return err
 			}
 			if httpAddr != "" {
-				dash, err := a.dashboard(c, metrics)
+				dash, err := a.dashboard(c, db, metrics)
 				if err != nil {
 					return err
 				}

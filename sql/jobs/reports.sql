@@ -53,3 +53,20 @@ SELECT id, call_ref FROM ivr_calls WHERE call_ref IN (sqlc.slice('refs'));
 -- Demo sessions have keys starting with 'demo'; real Django keys are random.
 -- name: DemoSessionsDelete :execrows
 DELETE FROM django_session WHERE session_key LIKE 'demo%';
+
+-- The flows that have calls: a loose scan of ivr_calls_flow_started (one index dive
+-- per flow), for refusing an unknown flow_id at enqueue.
+-- name: FlowList :many
+SELECT DISTINCT flow_id FROM ivr_calls FORCE INDEX (ivr_calls_flow_started) ORDER BY flow_id;
+
+-- The first and the last call held: the two ends of ivr_calls_started.
+-- name: CallsFirst :one
+SELECT started_at FROM ivr_calls FORCE INDEX (ivr_calls_started) ORDER BY started_at LIMIT 1;
+
+-- name: CallsLast :one
+SELECT started_at FROM ivr_calls FORCE INDEX (ivr_calls_started) ORDER BY started_at DESC LIMIT 1;
+
+-- Whether any call started in a period: one index dive.
+-- name: CallsExistInPeriod :one
+SELECT EXISTS (SELECT 1 FROM ivr_calls FORCE INDEX (ivr_calls_started)
+  WHERE started_at >= sqlc.arg(from_time) AND started_at < sqlc.arg(to_time)) AS found;

@@ -54,6 +54,36 @@ func (q *Queries) CallIDsByRef(ctx context.Context, refs []string) ([]CallIDsByR
 	return items, nil
 }
 
+const callsExistInPeriod = `-- name: CallsExistInPeriod :one
+SELECT EXISTS (SELECT 1 FROM ivr_calls FORCE INDEX (ivr_calls_started)
+  WHERE started_at >= ? AND started_at < ?) AS found
+`
+
+type CallsExistInPeriodParams struct {
+	FromTime time.Time
+	ToTime   time.Time
+}
+
+// Whether any call started in a period: one index dive.
+func (q *Queries) CallsExistInPeriod(ctx context.Context, arg CallsExistInPeriodParams) (bool, error) {
+	row := q.db.QueryRowContext(ctx, callsExistInPeriod, arg.FromTime, arg.ToTime)
+	var found bool
+	err := row.Scan(&found)
+	return found, err
+}
+
+const callsFirst = `-- name: CallsFirst :one
+SELECT started_at FROM ivr_calls FORCE INDEX (ivr_calls_started) ORDER BY started_at LIMIT 1
+`
+
+// The first and the last call held: the two ends of ivr_calls_started.
+func (q *Queries) CallsFirst(ctx context.Context) (time.Time, error) {
+	row := q.db.QueryRowContext(ctx, callsFirst)
+	var started_at time.Time
+	err := row.Scan(&started_at)
+	return started_at, err
+}
+
 const callsInPeriod = `-- name: CallsInPeriod :many
 SELECT started_at, outcome, wait_seconds, handle_seconds
 FROM ivr_calls FORCE INDEX (ivr_calls_started)
@@ -100,6 +130,17 @@ func (q *Queries) CallsInPeriod(ctx context.Context, arg CallsInPeriodParams) ([
 		return nil, err
 	}
 	return items, nil
+}
+
+const callsLast = `-- name: CallsLast :one
+SELECT started_at FROM ivr_calls FORCE INDEX (ivr_calls_started) ORDER BY started_at DESC LIMIT 1
+`
+
+func (q *Queries) CallsLast(ctx context.Context) (time.Time, error) {
+	row := q.db.QueryRowContext(ctx, callsLast)
+	var started_at time.Time
+	err := row.Scan(&started_at)
+	return started_at, err
 }
 
 const demoCallsDelete = `-- name: DemoCallsDelete :execrows
@@ -238,6 +279,35 @@ func (q *Queries) FlowEventsInPeriod(ctx context.Context, arg FlowEventsInPeriod
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const flowList = `-- name: FlowList :many
+SELECT DISTINCT flow_id FROM ivr_calls FORCE INDEX (ivr_calls_flow_started) ORDER BY flow_id
+`
+
+// The flows that have calls: a loose scan of ivr_calls_flow_started (one index dive
+// per flow), for refusing an unknown flow_id at enqueue.
+func (q *Queries) FlowList(ctx context.Context) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, flowList)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var flow_id string
+		if err := rows.Scan(&flow_id); err != nil {
+			return nil, err
+		}
+		items = append(items, flow_id)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
