@@ -251,3 +251,19 @@ func TestPauseHoldsForClaimsAfterItReturns(t *testing.T) {
 		b.waitState(t, id, queue.StateCompleted)
 	}
 }
+
+// Only live workers count: a registration whose heartbeat stopped long ago (a worker
+// killed with no other left to remove its row) serves nothing and runs nothing.
+func TestFleetIgnoresDeadWorkers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	b.db.Exec(t, `INSERT INTO iactq_workers (host, pid, queues, kinds, heartbeat_at) VALUES ('gone', 1, 'reports=2', 'extra', NOW(6) - INTERVAL 2 HOUR)`)
+	b.db.Exec(t, `INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES ('here', 2, 'default=2', 'test')`)
+	f, err := b.client.Fleet(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Workers != 1 || f.RunsKind("extra") || f.ServesQueue("reports") || !f.RunsKind("test") || !f.ServesQueue("default") {
+		t.Fatalf("fleet = %+v; want only the live worker", f)
+	}
+}

@@ -23,9 +23,11 @@ FOR UPDATE SKIP LOCKED;
 -- name: WorkerDeleteMany :execrows
 DELETE FROM iactq_workers WHERE id IN (sqlc.slice(ids));
 
+-- The heartbeat's age in microseconds as BIGINT: a dead worker's row left for an hour
+-- is past INT's range.
 -- name: WorkerList :many
 SELECT id, host, pid, queues, kinds, started_at, heartbeat_at,
-       TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS heartbeat_age_us
+       CAST(TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS SIGNED) AS heartbeat_age_us
 FROM iactq_workers ORDER BY id;
 
 -- name: SessionDatabase :one

@@ -41,6 +41,8 @@ type Metrics struct {
 	heartbeat   *prometheus.Desc
 	workers     *prometheus.Desc
 	scrapeError *prometheus.Desc
+	unknownKind *prometheus.Desc
+	unserved    *prometheus.Desc
 
 	mu       sync.Mutex
 	cachedAt time.Time
@@ -95,6 +97,10 @@ func NewMetrics(c *queue.Client) *Metrics {
 		heartbeat: prometheus.NewDesc("iactq_worker_heartbeat_age_seconds", "Time since each registered worker process last heart-beat.",
 			[]string{"worker_id", "host", "pid", "queues"}, nil),
 		workers: prometheus.NewDesc("iactq_workers", "Registered worker processes.", nil, nil),
+		unknownKind: prometheus.NewDesc("iactq_jobs_unknown_kind", "Available jobs whose kind no live worker runs, by queue and kind: they wait, and are discarded after unknown_kind_grace (counted up to 100000 per kind and class).",
+			[]string{"queue", "kind"}, nil),
+		unserved: prometheus.NewDesc("iactq_jobs_unserved_queue", "Available jobs in a queue no live worker serves, by queue (counted up to 100000 per kind and class).",
+			[]string{"queue"}, nil),
 		scrapeError: prometheus.NewDesc("iactq_scrape_error", "1 when the last read of the queue's state from the database failed.",
 			nil, nil),
 	}
@@ -156,7 +162,7 @@ func (m *Metrics) Finished(job *queue.JobRow, state queue.State, wait, run time.
 
 // Describe implements prometheus.Collector for the database-backed metrics.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.jobs, m.backlog, m.oldestAge, m.heartbeat, m.workers, m.scrapeError} {
+	for _, d := range []*prometheus.Desc{m.jobs, m.backlog, m.oldestAge, m.heartbeat, m.workers, m.scrapeError, m.unknownKind, m.unserved} {
 		ch <- d
 	}
 }
@@ -189,7 +195,8 @@ func (m *Metrics) read(ctx context.Context) []prometheus.Metric {
 	} else {
 		failed = 1
 	}
-	if backlog, err := m.c.Backlog(ctx, nil, 100_000); err == nil {
+	backlog, err := m.c.Backlog(ctx, nil, 100_000)
+	if err == nil {
 		type key struct{ q, c string }
 		counts := map[key]int64{}
 		oldest := map[key]time.Time{}
@@ -213,6 +220,29 @@ func (m *Metrics) read(ctx context.Context) []prometheus.Metric {
 			gauge(m.oldestAge, age, k.q, k.c)
 		}
 	} else {
+		failed = 1
+	}
+	if fleet, ferr := m.c.Fleet(ctx); err == nil && ferr == nil {
+		// Available jobs no live worker takes: of a kind none runs, in a queue none
+		// serves.
+		type key struct{ q, k string }
+		kinds := map[key]int64{}
+		queues := map[string]int64{}
+		for _, b := range backlog {
+			if !fleet.RunsKind(b.Kind) {
+				kinds[key{b.Queue, b.Kind}] += b.Total()
+			}
+			if !fleet.ServesQueue(b.Queue) {
+				queues[b.Queue] += b.Total()
+			}
+		}
+		for k, n := range kinds {
+			gauge(m.unknownKind, float64(n), k.q, k.k)
+		}
+		for q, n := range queues {
+			gauge(m.unserved, float64(n), q)
+		}
+	} else if ferr != nil {
 		failed = 1
 	}
 	if workers, err := m.c.Workers(ctx); err == nil {

@@ -283,3 +283,27 @@ func TestMetrics(t *testing.T) {
 }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Jobs no live worker can take are flagged on the Priorities page and counted in
+// /metrics: a kind no live worker runs, a queue no live worker serves.
+func TestStrandedJobsFlagged(t *testing.T) {
+	b := setup(t, testToken)
+	b.d.Exec(t, `INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES ('test', 1, 'default=2', 'noop')`)
+	b.d.Exec(t, `INSERT INTO iactq_jobs (kind, queue) VALUES ('call_recording_export', 'default'), ('noop', 'reprots'), ('noop', 'default')`)
+	_, page := get(t, http.DefaultClient, b.srv.URL+"/priorities")
+	if strings.Count(page, `class="bad stranded-kind"`) != 1 || strings.Count(page, `class="bad stranded-queue"`) != 1 {
+		t.Errorf("/priorities: want one job flagged for its kind and one for its queue:\n%s", page)
+	}
+	_, metrics := get(t, http.DefaultClient, b.srv.URL+"/metrics")
+	for _, want := range []string{
+		`iactq_jobs_unknown_kind{kind="call_recording_export",queue="default"} 1`,
+		`iactq_jobs_unserved_queue{queue="reprots"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("no %q in /metrics", want)
+		}
+	}
+	if strings.Contains(metrics, `iactq_jobs_unknown_kind{kind="noop"`) || strings.Contains(metrics, `iactq_jobs_unserved_queue{queue="default"}`) {
+		t.Errorf("/metrics flags jobs a live worker takes")
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,8 @@ func (a *app) workersCmd() *cobra.Command {
 		Long: `workers lists every 'iactq work' process registered in the database: its host, pid,
 queues, when it started and how long ago it last sent a heartbeat. A worker whose
 heartbeat is older than the config's rescue_after is presumed dead ("stale"): its
-running jobs are put back in the queue by the other workers, and its row removed.`,
+running jobs are put back in the queue by the other workers, and its row removed.
+--json also gives the kinds each worker's build runs (it claims only those).`,
 		Example: `  iactq workers
   iactq workers --json`,
 		Args: cobra.NoArgs,
@@ -35,17 +37,22 @@ running jobs are put back in the queue by the other workers, and its row removed
 			rescueAfter := c.Config().RescueAfter
 			if asJSON {
 				type workerJSON struct {
-					ID          int64   `json:"id"`
-					Host        string  `json:"host"`
-					PID         int     `json:"pid"`
-					Queues      string  `json:"queues"`
-					StartedAt   *string `json:"started_at"`
-					HeartbeatAt *string `json:"heartbeat_at"`
-					Stale       bool    `json:"stale"`
+					ID          int64    `json:"id"`
+					Host        string   `json:"host"`
+					PID         int      `json:"pid"`
+					Queues      string   `json:"queues"`
+					Kinds       []string `json:"kinds"`
+					StartedAt   *string  `json:"started_at"`
+					HeartbeatAt *string  `json:"heartbeat_at"`
+					Stale       bool     `json:"stale"`
 				}
 				rows := make([]workerJSON, len(ws))
 				for i, w := range ws {
-					rows[i] = workerJSON{ID: w.ID, Host: w.Host, PID: w.PID, Queues: w.Queues, StartedAt: jsonTime(w.StartedAt),
+					kinds := []string{}
+					if w.Kinds != "" {
+						kinds = strings.Split(w.Kinds, ",")
+					}
+					rows[i] = workerJSON{ID: w.ID, Host: w.Host, PID: w.PID, Queues: w.Queues, Kinds: kinds, StartedAt: jsonTime(w.StartedAt),
 						HeartbeatAt: jsonTime(w.HeartbeatAt), Stale: now.Sub(w.HeartbeatAt) > rescueAfter}
 				}
 				return writeJSON(out, rows)

@@ -83,7 +83,7 @@ func (q *Queries) WorkerInsert(ctx context.Context, arg WorkerInsertParams) (int
 
 const workerList = `-- name: WorkerList :many
 SELECT id, host, pid, queues, kinds, started_at, heartbeat_at,
-       TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS heartbeat_age_us
+       CAST(TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS SIGNED) AS heartbeat_age_us
 FROM iactq_workers ORDER BY id
 `
 
@@ -95,9 +95,11 @@ type WorkerListRow struct {
 	Kinds          sql.NullString
 	StartedAt      time.Time
 	HeartbeatAt    time.Time
-	HeartbeatAgeUs int32
+	HeartbeatAgeUs int64
 }
 
+// The heartbeat's age in microseconds as BIGINT: a dead worker's row left for an hour
+// is past INT's range.
 func (q *Queries) WorkerList(ctx context.Context) ([]WorkerListRow, error) {
 	rows, err := q.db.QueryContext(ctx, workerList)
 	if err != nil {
