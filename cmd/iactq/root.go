@@ -115,6 +115,7 @@ usage or invalid input, in which case nothing was written.`,
   iactq enqueue noop --args '{"sleep_ms": 100}'
   iactq work --log-format console
   iactq priorities --watch`,
+		Version:           version,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		PersistentPreRunE: a.setup,
@@ -147,6 +148,8 @@ usage or invalid input, in which case nothing was written.`,
 		a.deploysCmd(),   // cmd/iactq/deploys.go
 		a.doraCmd(),      // cmd/iactq/deploys.go
 		a.cliDocCmd(),    // cmd/iactq/clidoc.go (hidden)
+		a.doctorCmd(),    // cmd/iactq/doctor.go
+		a.manPagesCmd(),  // cmd/iactq/manpage.go (hidden)
 	)
 	return root
 }
