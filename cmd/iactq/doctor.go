@@ -247,7 +247,7 @@ func checkSQLMode(mode string) doctorResult {
 }
 
 // grantRe reads one line of SHOW GRANTS.
-var grantRe = regexp.MustCompile("^GRANT (.+) ON (\\S+) TO .*?( WITH GRANT OPTION)?$")
+var grantRe = regexp.MustCompile(`^GRANT (.+) ON (\S+) TO .*?( WITH GRANT OPTION)?$`)
 
 // privileges a worker needs, and the admin's DDL besides.
 var (
