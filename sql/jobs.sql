@@ -219,3 +219,20 @@ SET state = 'discarded',
     available_at = NULL,
     errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
 WHERE id = sqlc.arg(id) AND state = 'available';
+
+-- The dashboard's job browser: newest first, one keyset page (id < before_id), with
+-- optional filters. Filtered by kind or requester it reads iactq_jobs_kind_id or
+-- iactq_jobs_requested_by_id (00008) backwards, else the primary key: a range scan in
+-- index order that stops after LIMIT matching rows, never a filesort (web/jobs_plan_test.go).
+-- name: JobBrowse :many
+SELECT * FROM iactq_jobs
+WHERE (sqlc.narg(state) IS NULL OR state = sqlc.narg(state))
+  AND (sqlc.narg(kind) IS NULL OR kind = sqlc.narg(kind))
+  AND (sqlc.narg(queue) IS NULL OR queue = sqlc.narg(queue))
+  AND (sqlc.narg(requested_by) IS NULL OR requested_by = sqlc.narg(requested_by))
+  AND (sqlc.narg(created_from) IS NULL OR created_at >= sqlc.narg(created_from))
+  AND (sqlc.narg(created_to) IS NULL OR created_at < sqlc.narg(created_to))
+  AND (sqlc.narg(args_value) IS NULL OR JSON_SEARCH(args, 'one', sqlc.narg(args_value)) IS NOT NULL)
+  AND id < sqlc.arg(before_id)
+ORDER BY id DESC
+LIMIT ?;

@@ -14,12 +14,19 @@ import (
 
 // templateFuncs are the helpers every template may call.
 var templateFuncs = template.FuncMap{
-	"ago":       ago,
-	"dur":       shortDuration,
-	"ts":        func(t time.Time) string { return stamp(t) },
-	"classcss":  func(c queue.Class) string { return strings.ToLower(string(c)) },
-	"lower":     strings.ToLower,
-	"add1":      func(i int) int { return i + 1 },
+	"ago":      ago,
+	"dur":      shortDuration,
+	"ts":       func(t time.Time) string { return stamp(t) },
+	"classcss": func(c queue.Class) string { return strings.ToLower(string(c)) },
+	"lower":    strings.ToLower,
+	"add1":     func(i int) int { return i + 1 },
+	"deref":    func(p *int) int { return *p },
+	"clip": func(s string, n int) string {
+		if r := []rune(s); len(r) > n {
+			return string(r[:n-1]) + "…"
+		}
+		return s
+	},
 	"firstline": func(s string) string { first, _, _ := strings.Cut(s, "\n"); return first },
 	// reportsubject tells whether a message is about a report job ("KIND job N ...").
 	"reportsubject": func(subject string) bool {

@@ -48,7 +48,10 @@ var routes = []route{
 	{pattern: "POST /messages/{id}/read", action: "mark_read", analysts: true, act: (*Server).markRead},
 	{pattern: "POST /messages/read", action: "mark_read", analysts: true, act: (*Server).markRead},
 
-	// jobs.go: failures and one job, with its actions
+	// browse.go and jobs.go: every job, failures and one job, with their actions
+	{pattern: "GET /jobs", page: "jobs", menu: "Jobs", view: (*Server).browse},
+	{pattern: "POST /jobs/bulk/retry", action: "bulk_retry", act: bulk("retry")},
+	{pattern: "POST /jobs/bulk/cancel", action: "bulk_cancel", act: bulk("cancel")},
 	{pattern: "GET /failed", page: "failed", menu: "Failed", view: (*Server).failed},
 	{pattern: "GET /jobs/{id}", page: "job", view: (*Server).job},
 	{pattern: "POST /jobs/{id}/retry", action: "retry", act: (*Server).retry},
@@ -63,6 +66,7 @@ var routes = []route{
 
 	// deploys.go: deploys and DORA
 	{pattern: "GET /deploys", page: "deploys", menu: "Deploys", view: (*Server).deploys},
+	{pattern: "GET /deploys/{id}", page: "deploy", section: "/deploys", view: (*Server).deploy},
 
 	// audit.go: who did what
 	{pattern: "GET /audit", page: "audit", menu: "Audit", view: (*Server).audit},

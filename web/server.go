@@ -122,6 +122,8 @@ func (s *Server) viewHandler(rt route) http.HandlerFunc {
 		switch {
 		case errors.Is(err, queue.ErrNotFound):
 			http.NotFound(w, r)
+		case errors.Is(err, errBadRequest):
+			http.Error(w, err.Error(), http.StatusBadRequest)
 		case err != nil:
 			s.fail(w, err)
 		default:

@@ -13,6 +13,95 @@ import (
 	"time"
 )
 
+const jobBrowse = `-- name: JobBrowse :many
+SELECT id, kind, queue, args, state, attempt, max_attempts, created_at, scheduled_at, available_at, attempted_at, finished_at, errors, unique_key, requested_by, schedule_name, claimed_by, unique_live_key FROM iactq_jobs
+WHERE (? IS NULL OR state = ?)
+  AND (? IS NULL OR kind = ?)
+  AND (? IS NULL OR queue = ?)
+  AND (? IS NULL OR requested_by = ?)
+  AND (? IS NULL OR created_at >= ?)
+  AND (? IS NULL OR created_at < ?)
+  AND (? IS NULL OR JSON_SEARCH(args, 'one', ?) IS NOT NULL)
+  AND id < ?
+ORDER BY id DESC
+LIMIT ?
+`
+
+type JobBrowseParams struct {
+	State       NullIactqJobsState
+	Kind        sql.NullString
+	Queue       sql.NullString
+	RequestedBy sql.NullString
+	CreatedFrom sql.NullTime
+	CreatedTo   sql.NullTime
+	ArgsValue   sql.NullString
+	BeforeID    int64
+	Limit       int32
+}
+
+// The dashboard's job browser: newest first, one keyset page (id < before_id), with
+// optional filters. Filtered by kind or requester it reads iactq_jobs_kind_id or
+// iactq_jobs_requested_by_id (00008) backwards, else the primary key: a range scan in
+// index order that stops after LIMIT matching rows, never a filesort (web/jobs_plan_test.go).
+func (q *Queries) JobBrowse(ctx context.Context, arg JobBrowseParams) ([]IactqJob, error) {
+	rows, err := q.db.QueryContext(ctx, jobBrowse,
+		arg.State,
+		arg.State,
+		arg.Kind,
+		arg.Kind,
+		arg.Queue,
+		arg.Queue,
+		arg.RequestedBy,
+		arg.RequestedBy,
+		arg.CreatedFrom,
+		arg.CreatedFrom,
+		arg.CreatedTo,
+		arg.CreatedTo,
+		arg.ArgsValue,
+		arg.ArgsValue,
+		arg.BeforeID,
+		arg.Limit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IactqJob
+	for rows.Next() {
+		var i IactqJob
+		if err := rows.Scan(
+			&i.ID,
+			&i.Kind,
+			&i.Queue,
+			&i.Args,
+			&i.State,
+			&i.Attempt,
+			&i.MaxAttempts,
+			&i.CreatedAt,
+			&i.ScheduledAt,
+			&i.AvailableAt,
+			&i.AttemptedAt,
+			&i.FinishedAt,
+			&i.Errors,
+			&i.UniqueKey,
+			&i.RequestedBy,
+			&i.ScheduleName,
+			&i.ClaimedBy,
+			&i.UniqueLiveKey,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const jobCancel = `-- name: JobCancel :execrows
 UPDATE iactq_jobs
 SET state = 'cancelled', finished_at = ?, available_at = NULL
