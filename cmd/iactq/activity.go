@@ -86,6 +86,18 @@ func (l *activityLog) Finished(job *queue.JobRow, state queue.State, wait, run t
 	}
 }
 
+// Stopped counts an execution stopped from outside (an operator's cancel, a lost
+// registration) under its cause: "cancelled", "lost".
+func (l *activityLog) Stopped(job *queue.JobRow, cause error, _, _ time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	state := queue.State(queue.StopOutcome(cause))
+	if l.byState[state] == nil {
+		l.byState[state] = map[string]int{}
+	}
+	l.byState[state][job.Kind]++
+}
+
 func (l *activityLog) sla(kind string) queue.SLA {
 	if s, ok := l.slas[kind]; ok {
 		return s

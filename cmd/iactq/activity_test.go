@@ -79,12 +79,13 @@ func TestActivitySummary(t *testing.T) {
 	}
 
 	// Outcomes other than the three are said when they happened.
-	l.Finished(job("deploy_step"), queue.StateCancelled, time.Second, time.Millisecond)
+	l.Stopped(job("deploy_step"), queue.ErrCancelledByOperator, time.Second, time.Millisecond)
+	l.Stopped(job("noop"), queue.ErrWorkerLost, time.Second, time.Millisecond)
 	l.Finished(job("noop"), queue.StateAvailable, time.Second, time.Millisecond)
 	l.Finished(job("noop"), queue.State("unrecorded"), time.Second, time.Millisecond)
 	l.flush(context.Background())
 	lines = logLines(t, out.String())
-	if want := "last 10s: 0 completed, 0 retried, 0 discarded, 1 cancelled (deploy_step 1), 1 released at shutdown (noop 1), 1 unrecorded (noop 1); 0 started OVERDUE, 5 OVERDUE waiting"; lines[len(lines)-1]["message"] != want {
+	if want := "last 10s: 0 completed, 0 retried, 0 discarded, 1 cancelled (deploy_step 1), 1 released at shutdown (noop 1), 1 lost (noop 1), 1 unrecorded (noop 1); 0 started OVERDUE, 5 OVERDUE waiting"; lines[len(lines)-1]["message"] != want {
 		t.Errorf("summary = %q, want %q", lines[len(lines)-1]["message"], want)
 	}
 
