@@ -57,6 +57,9 @@ var routes = []route{
 	{pattern: "POST /jobs/{id}/retry", action: "retry", act: (*Server).retry},
 	{pattern: "POST /jobs/{id}/cancel", action: "cancel", act: (*Server).cancel},
 
+	// sla.go: breach rate and p95 wait per kind over 24 h, 7 d and 30 d
+	{pattern: "GET /sla", page: "sla", menu: "SLA", view: (*Server).sla},
+
 	// schedules.go
 	{pattern: "GET /schedules", page: "schedules", menu: "Schedules", view: (*Server).schedules},
 	{pattern: "POST /schedules/{name}/run", action: "run_schedule", act: (*Server).runSchedule},

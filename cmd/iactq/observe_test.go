@@ -39,6 +39,17 @@ func TestSLACommand(t *testing.T) {
 	if r := c.run("sla", "--since", "-1h"); r.code != 2 {
 		t.Errorf("sla --since -1h: exit %d", r.code)
 	}
+	// Days and weeks, as its --help's examples say (issue 11 part 5).
+	for _, since := range []string{"7d", "30d", "2w"} {
+		if r := c.run("sla", "--since", since); r.code != 0 || !strings.Contains(r.stdout, "50.0%") {
+			t.Errorf("sla --since %s: exit %d\n%s%s", since, r.code, r.stdout, r.stderr)
+		}
+	}
+	for _, since := range []string{"500d", "3x", "d", "0d"} {
+		if r := c.run("sla", "--since", since); r.code != 2 {
+			t.Errorf("sla --since %s: exit %d, want 2", since, r.code)
+		}
+	}
 }
 
 func TestPrioritiesExplainAndSummary(t *testing.T) {

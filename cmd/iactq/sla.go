@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,15 +14,18 @@ import (
 )
 
 func (a *app) slaCmd() *cobra.Command {
-	var since time.Duration
+	since := daysDuration(24 * time.Hour)
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "sla [--since 24h] [--json]",
+		Use:   "sla [--since 24h|7d|30d] [--json]",
 		Short: "SLA breach rate per kind, from the per-minute rollup",
 		Long: `sla prints, per kind, over the last --since (24h by default): jobs enqueued,
 started, completed and discarded, how many finished after their due time (first
 due + the kind's SLA), the breach rate (breached / finished), and the worst
 minute's p95 wait (from due to start) and run time.
+
+--since takes hours and smaller units as Go writes them (90m, 24h) or whole days
+and weeks (7d, 30d, 2w). The dashboard's SLA page shows 24 h, 7 d and 30 d side by side.
 
 It reads iactq_sla_rollup, which workers fill once a minute (and this command
 brings up to date before reading). Analysts can query the table directly: one row
@@ -33,8 +39,8 @@ class '*' rows hold the totals.`,
   #   FROM iactq_sla_rollup WHERE class = '*' AND minute >= NOW() - INTERVAL 1 DAY GROUP BY kind;`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
-			if since <= 0 || since > 400*24*time.Hour {
-				return usagef("invalid --since %s: use a positive duration up to 400 days, e.g. 24h", since)
+			if since <= 0 || since > daysDuration(400*24*time.Hour) {
+				return usagef("invalid --since %s: use a positive duration up to 400 days, e.g. 24h or 7d", since.String())
 			}
 			ctx := cmd.Context()
 			c, db, err := a.client(ctx)
@@ -45,7 +51,7 @@ class '*' rows hold the totals.`,
 			if _, err := c.Rollup(ctx); err != nil {
 				a.log.Warn().Err(err).Msg("could not bring the SLA rollup up to date; showing what it holds")
 			}
-			from := time.Now().Add(-since)
+			from := time.Now().Add(-time.Duration(since))
 			rows, err := c.SLAReport(ctx, from)
 			if err != nil {
 				return err
@@ -72,7 +78,7 @@ class '*' rows hold the totals.`,
 			return nil
 		}),
 	}
-	cmd.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back (e.g. 1h, 24h, 168h)")
+	cmd.Flags().Var(&since, "since", "how far back (e.g. 1h, 24h, 7d, 30d)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }
@@ -103,3 +109,37 @@ func msDuration(d time.Duration) string {
 	}
 	return shortDuration(d)
 }
+
+// daysDuration is a flag value of a duration that also takes whole days and weeks:
+// "7d", "30d", "2w", besides Go's "90m" and "24h".
+type daysDuration time.Duration
+
+var daysRe = regexp.MustCompile(`^([0-9]{1,4})(d|w)$`)
+
+func (d *daysDuration) Set(s string) error {
+	if m := daysRe.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		unit := 24 * time.Hour
+		if m[2] == "w" {
+			unit *= 7
+		}
+		*d = daysDuration(time.Duration(n) * unit)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q: use e.g. 90m, 24h, 7d or 30d", s)
+	}
+	*d = daysDuration(v)
+	return nil
+}
+
+func (d daysDuration) String() string {
+	v := time.Duration(d)
+	if v > 0 && v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	}
+	return v.String()
+}
+
+func (d *daysDuration) Type() string { return "duration" }
