@@ -68,7 +68,12 @@ func (g *GaleraCluster) Base() string { return filepath.Join(g.root, ".iactq", "
 
 func (g *GaleraCluster) sh(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(g.root, "scripts", "galera.sh"), args...)
+	// The script gets none of the caller's IACTQ_ settings but the cluster's ports:
+	// without IACTQ_GALERA_PORT every checkout's cluster took 5300 and they collided.
 	cmd.Env = withoutIACTQ(os.Environ())
+	if p := os.Getenv("IACTQ_GALERA_PORT"); p != "" {
+		cmd.Env = append(cmd.Env, "IACTQ_GALERA_PORT="+p)
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
