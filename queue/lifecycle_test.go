@@ -183,7 +183,8 @@ func TestMessagesExactlyOncePerFinishedRequestedJob(t *testing.T) {
 
 func TestPausedQueueIsNotClaimed(t *testing.T) {
 	t.Parallel()
-	b := setup(t, queue.Config{})
+	polls := &pollSignal{polled: make(chan struct{}, 1000)}
+	b := setup(t, queue.Config{Queues: map[string]int{"default": 1, "other": 1}, Observer: polls})
 	ctx := context.Background()
 	if err := b.client.PauseQueue(ctx, "default"); err != nil {
 		t.Fatal(err)
@@ -192,8 +193,15 @@ func TestPausedQueueIsNotClaimed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := b.client.Insert(ctx, queue.InsertParams{Args: testArgs{}, Queue: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	b.startWorker(t)
-	time.Sleep(2500 * time.Millisecond) // the worker refreshes paused queues every second
+	// The worker has seen both jobs (one poll reads every queue) and run the other
+	// one; a few polls later the paused one is still waiting.
+	b.waitState(t, other.ID, queue.StateCompleted)
+	polls.wait(t, 3)
 	if j, _ := b.client.GetJob(ctx, res.ID); j.State != queue.StateAvailable {
 		t.Fatalf("job in a paused queue is %s", j.State)
 	}
@@ -201,6 +209,36 @@ func TestPausedQueueIsNotClaimed(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitState(t, res.ID, queue.StateCompleted)
+}
+
+// pollSignal signals each successful look for work.
+type pollSignal struct {
+	queue.NopObserver
+	polled chan struct{}
+}
+
+func (o *pollSignal) Polled(err error) {
+	if err == nil {
+		select {
+		case o.polled <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait waits for n more successful polls.
+func (o *pollSignal) wait(t *testing.T, n int) {
+	t.Helper()
+	for len(o.polled) > 0 {
+		<-o.polled
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case <-o.polled:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d of %d polls in 20 s", i, n)
+		}
+	}
 }
 
 func TestRescueJobsOfDeadWorker(t *testing.T) {

@@ -112,18 +112,13 @@ func (p *producer) signal() {
 	}
 }
 
-// batchWait bounds how long a producer with a few free slots waits for more to free
-// up before it claims anyway.
-const batchWait = 5 * time.Millisecond
-
 // runProducer claims jobs for one queue while it has free slots and work is there.
 func (w *worker) runProducer(ctx context.Context, p *producer) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	b.MaxElapsedTime = 0
-	var lastClaim, headsAt, wakeAt time.Time
-	var heads []dbsqlc.JobClaimHeadsRow
+	var gate claimGate
 	var cursors claimCursors
 	for {
 		select {
@@ -131,76 +126,56 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			return
 		case <-p.wake:
 		}
+	look:
 		for ctx.Err() == nil {
-			if (*w.paused.Load())[p.queue] {
-				break
-			}
 			free, most, busy := p.room()
-			if free <= 0 {
-				break
-			}
-			// Claim in batches: while jobs are running, wait up to batchWait after
-			// the last claim for room for three quarters of the most it may hold
-			// (each finishing job wakes this loop) rather than claim a few jobs per
-			// transaction. With short jobs the prefetch keeps the slots busy
-			// meanwhile; a lower mark makes a claim start while the previous one's
-			// jobs are still ending, and claims then alternate big and small.
-			if busy && free < max(1, most*3/4) && time.Since(lastClaim) < batchWait {
-				if at := lastClaim.Add(batchWait); at.After(wakeAt) { // one timer per wait
-					wakeAt = at
-					time.AfterFunc(time.Until(at), p.signal)
-				}
-				break
-			}
-			// The heads (oldest job per kind) say which ranges to read: those the
-			// poller just read, or, after a claim that found work, the same heads
-			// again for up to a second (a kind that appears meanwhile is seen by the
-			// poller, whose heads replace these).
+			d := gate.decide(time.Now(), (*w.paused.Load())[p.queue], free, most, busy, p.polled.Swap(nil))
 			var err error
-			if polled := p.polled.Swap(nil); polled != nil && polled.at.After(headsAt) {
-				heads, headsAt = polled.rows, polled.at
-			}
-			if heads == nil || time.Since(headsAt) > time.Second {
-				heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue)
-				heads = w.c.runnable(heads)
-				headsAt = time.Now()
-				if err == nil && len(heads) == 0 {
-					heads = nil
-					break
+			switch d.action {
+			case claimNothing:
+				break look
+			case claimLater:
+				if !d.wakeAt.IsZero() {
+					time.AfterFunc(time.Until(d.wakeAt), p.signal)
 				}
-			}
-			var jobs []*JobRow
-			if err == nil {
+				break look
+			case claimReadHeads:
+				var heads []dbsqlc.JobClaimHeadsRow
+				if heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue); err == nil {
+					if !gate.gotHeads(time.Now(), w.c.runnable(heads)) {
+						break look
+					}
+					continue
+				}
+			case claimNow:
 				began := time.Now()
-				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, free, heads, &cursors)
-				lastClaim = time.Now()
-				if err == nil && len(jobs) > 0 {
-					w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
-				}
-				if err != nil || len(jobs) == 0 {
-					heads = nil // look again next time
+				var jobs []*JobRow
+				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, d.n, gate.heads, &cursors)
+				gate.claimed(time.Now(), len(jobs), err)
+				if err == nil {
+					b.Reset()
+					if len(jobs) > 0 {
+						w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
+					}
+					w.hold(jobs)
+					p.dispatch(w, jobs)
+					if len(jobs) < d.n {
+						break look
+					}
+					continue
 				}
 			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				d := b.NextBackOff()
-				if !errors.Is(err, ErrWorkerLost) {
-					w.log.Warn().Err(err).Str("queue", p.queue).Dur("retry_in", d).Msg("claim failed")
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(d):
-				}
-				continue
+			if ctx.Err() != nil {
+				return
 			}
-			b.Reset()
-			w.hold(jobs)
-			p.dispatch(w, jobs)
-			if len(jobs) < free {
-				break
+			delay := b.NextBackOff()
+			if !errors.Is(err, ErrWorkerLost) {
+				w.log.Warn().Err(err).Str("queue", p.queue).Dur("retry_in", delay).Msg("claim failed")
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
 			}
 		}
 	}

@@ -16,19 +16,19 @@ import (
 
 func (s *Server) deploys(ctx context.Context, _ *http.Request) (string, any, error) {
 	type data struct {
-		Deploys      []queue.Deploy
+		Deploys      []jobs.Deploy
 		DeploysOK    bool
 		DeploysErr   string
-		Snapshots    []queue.DORASnapshot
+		Snapshots    []jobs.DORAHeadline
 		SnapshotsOK  bool
 		SnapshotsErr string
 	}
 	var d data
 	var err error
-	if d.Deploys, d.DeploysOK, err = s.o.Client.RecentDeploys(ctx, 30); err != nil {
+	if d.Deploys, d.DeploysOK, err = jobs.RecentDeploys(ctx, s.o.DB, 30); err != nil {
 		d.DeploysErr = err.Error()
 	}
-	if d.Snapshots, d.SnapshotsOK, err = s.o.Client.LatestDORA(ctx); err != nil {
+	if d.Snapshots, d.SnapshotsOK, err = jobs.LatestDORAHeadlines(ctx, s.o.DB); err != nil {
 		d.SnapshotsErr = err.Error()
 	}
 	return "Deploys and DORA", d, nil

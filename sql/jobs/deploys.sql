@@ -105,3 +105,9 @@ SELECT * FROM iactq_dora_snapshots
 WHERE (sqlc.arg(env) = '' OR env = sqlc.arg(env))
 ORDER BY id DESC
 LIMIT 1;
+
+-- name: DoraSnapshotLatestPerEnv :many
+-- The newest snapshot of each environment (the dashboard's DORA table).
+SELECT s.* FROM iactq_dora_snapshots s
+JOIN (SELECT env, MAX(id) AS id FROM iactq_dora_snapshots GROUP BY env) l ON l.id = s.id
+ORDER BY s.env;

@@ -616,3 +616,47 @@ func (q *Queries) DoraSnapshotLatest(ctx context.Context, arg DoraSnapshotLatest
 	)
 	return i, err
 }
+
+const doraSnapshotLatestPerEnv = `-- name: DoraSnapshotLatestPerEnv :many
+SELECT s.id, s.job_id, s.env, s.window_days, s.window_start, s.window_end, s.computed_at, s.deploys, s.deploys_per_day, s.lead_time_seconds, s.change_failure_rate, s.time_to_restore_seconds, s.metrics FROM iactq_dora_snapshots s
+JOIN (SELECT env, MAX(id) AS id FROM iactq_dora_snapshots GROUP BY env) l ON l.id = s.id
+ORDER BY s.env
+`
+
+// The newest snapshot of each environment (the dashboard's DORA table).
+func (q *Queries) DoraSnapshotLatestPerEnv(ctx context.Context) ([]IactqDoraSnapshot, error) {
+	rows, err := q.db.QueryContext(ctx, doraSnapshotLatestPerEnv)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []IactqDoraSnapshot
+	for rows.Next() {
+		var i IactqDoraSnapshot
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.Env,
+			&i.WindowDays,
+			&i.WindowStart,
+			&i.WindowEnd,
+			&i.ComputedAt,
+			&i.Deploys,
+			&i.DeploysPerDay,
+			&i.LeadTimeSeconds,
+			&i.ChangeFailureRate,
+			&i.TimeToRestoreSeconds,
+			&i.Metrics,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -1,0 +1,97 @@
+package queue
+
+import (
+	"time"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// batchWait bounds how long a producer with a few free slots waits for more to free
+// up before it claims anyway.
+const batchWait = 5 * time.Millisecond
+
+// headsFor is how long heads that led to a claim that found work are used again
+// without reading them anew (a kind that appears meanwhile is seen by the poller,
+// whose heads replace these).
+const headsFor = time.Second
+
+// claimGate is a producer's claim decision: each time the producer looks, whether it
+// claims now, how many jobs, and with which heads (the oldest available job per
+// kind, which say which ranges of the claim index to read). It holds what the
+// decision depends on across claims and does no I/O, so that it is tested alone
+// (TestClaimGate); runProducer acts on its decisions.
+type claimGate struct {
+	lastClaim time.Time // when the last claim ended
+	timerAt   time.Time // the wake-up already set for the end of a batch wait
+	heads     []dbsqlc.JobClaimHeadsRow
+	headsAt   time.Time
+}
+
+type claimAction int
+
+const (
+	// claimNothing: nothing to claim until the producer is woken again (the queue
+	// is paused, no slot is free, or the queue has no job).
+	claimNothing claimAction = iota
+	// claimLater: wait for more room to claim a batch; wake the producer at wakeAt
+	// unless it is zero (a wake-up for that wait is already set).
+	claimLater
+	// claimReadHeads: read the heads, give them to gotHeads, and decide again.
+	claimReadHeads
+	// claimNow: claim up to n jobs with the gate's heads, then tell claimed.
+	claimNow
+)
+
+type claimDecision struct {
+	action claimAction
+	n      int
+	wakeAt time.Time
+}
+
+// decide is the decision at now, given whether the queue is paused, the room the
+// producer has (free slots, the most it may hold, whether a slot runs a job), and the
+// heads the poller just read for this queue (nil if none).
+func (g *claimGate) decide(now time.Time, paused bool, free, most int, busy bool, polled *polledHeads) claimDecision {
+	if polled != nil && polled.at.After(g.headsAt) {
+		g.heads, g.headsAt = polled.rows, polled.at
+	}
+	if paused || free <= 0 {
+		return claimDecision{action: claimNothing}
+	}
+	// Claim in batches: while jobs are running, wait up to batchWait after the last
+	// claim for room for three quarters of the most it may hold (each finishing job
+	// wakes the producer) rather than claim a few jobs per transaction. With short
+	// jobs the prefetch keeps the slots busy meanwhile; a lower mark makes a claim
+	// start while the previous one's jobs are still ending, and claims then
+	// alternate big and small.
+	if busy && free < max(1, most*3/4) && now.Sub(g.lastClaim) < batchWait {
+		d := claimDecision{action: claimLater}
+		if at := g.lastClaim.Add(batchWait); at.After(g.timerAt) { // one timer per wait
+			g.timerAt, d.wakeAt = at, at
+		}
+		return d
+	}
+	if g.heads == nil || now.Sub(g.headsAt) > headsFor {
+		return claimDecision{action: claimReadHeads}
+	}
+	return claimDecision{action: claimNow, n: free}
+}
+
+// gotHeads takes heads read at now. It returns false when there are none: nothing to
+// claim.
+func (g *claimGate) gotHeads(now time.Time, heads []dbsqlc.JobClaimHeadsRow) bool {
+	if len(heads) == 0 {
+		heads = nil
+	}
+	g.heads, g.headsAt = heads, now
+	return heads != nil
+}
+
+// claimed takes the result of a claim that ended at now: n jobs, or err. A claim
+// that failed or found nothing makes the heads be read again next time.
+func (g *claimGate) claimed(now time.Time, n int, err error) {
+	g.lastClaim = now
+	if err != nil || n == 0 {
+		g.heads = nil
+	}
+}

@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// TestClaimGate drives the producer's claim decision through its cases.
+func TestClaimGate(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	heads := []dbsqlc.JobClaimHeadsRow{{Kind: "test", Oldest: t0}}
+	fresh := func(g *claimGate) { g.heads, g.headsAt = heads, t0 }
+	for _, c := range []struct {
+		name       string
+		gate       func(g *claimGate)
+		now        time.Time
+		paused     bool
+		free, most int
+		busy       bool
+		polled     *polledHeads
+		want       claimDecision
+	}{
+		{name: "paused", gate: fresh, now: t0, paused: true, free: 10, most: 10, want: claimDecision{action: claimNothing}},
+		{name: "no free slot", gate: fresh, now: t0, free: 0, most: 10, busy: true, want: claimDecision{action: claimNothing}},
+		{name: "idle with fresh heads: claim all free", gate: fresh, now: t0.Add(time.Millisecond), free: 10, most: 10, want: claimDecision{action: claimNow, n: 10}},
+		{name: "no heads yet: read them", now: t0, free: 10, most: 10, want: claimDecision{action: claimReadHeads}},
+		{name: "heads older than a second: read again", gate: fresh, now: t0.Add(headsFor + time.Millisecond), free: 10, most: 10, want: claimDecision{action: claimReadHeads}},
+		{name: "the poller's newer heads are taken", now: t0.Add(time.Millisecond), free: 4, most: 10, polled: &polledHeads{rows: heads, at: t0}, want: claimDecision{action: claimNow, n: 4}},
+		{
+			name: "busy, little room, just claimed: wait for a batch, one timer",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0 },
+			now:  t0.Add(time.Millisecond), free: 2, most: 12, busy: true,
+			want: claimDecision{action: claimLater, wakeAt: t0.Add(batchWait)},
+		},
+		{
+			name: "a timer already set for that wait: none more",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0; g.timerAt = t0.Add(batchWait) },
+			now:  t0.Add(2 * time.Millisecond), free: 2, most: 12, busy: true,
+			want: claimDecision{action: claimLater},
+		},
+		{
+			name: "busy with room for three quarters: claim at once",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0 },
+			now:  t0.Add(time.Millisecond), free: 9, most: 12, busy: true,
+			want: claimDecision{action: claimNow, n: 9},
+		},
+		{
+			name: "busy, little room, the wait is over: claim what there is",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0 },
+			now:  t0.Add(batchWait), free: 2, most: 12, busy: true,
+			want: claimDecision{action: claimNow, n: 2},
+		},
+		{
+			name: "one slot: never waits for a batch",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0 },
+			now:  t0.Add(time.Millisecond), free: 1, most: 1, busy: false,
+			want: claimDecision{action: claimNow, n: 1},
+		},
+	} {
+		var g claimGate
+		if c.gate != nil {
+			c.gate(&g)
+		}
+		if got := g.decide(c.now, c.paused, c.free, c.most, c.busy, c.polled); got != c.want {
+			t.Errorf("%s: decision %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestClaimGateAfterClaims: heads are kept after a claim that found work, and read
+// again after one that found nothing or failed, or when there were none.
+func TestClaimGateAfterClaims(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	heads := []dbsqlc.JobClaimHeadsRow{{Kind: "test", Oldest: t0}}
+	var g claimGate
+	if g.gotHeads(t0, nil) {
+		t.Fatal("no heads: something to claim")
+	}
+	if !g.gotHeads(t0, heads) {
+		t.Fatal("heads: nothing to claim")
+	}
+	g.claimed(t0, 5, nil)
+	if d := g.decide(t0.Add(batchWait), false, 10, 10, false, nil); d.action != claimNow {
+		t.Fatalf("after a claim that found work: %+v, want a claim with the same heads", d)
+	}
+	g.claimed(t0, 0, nil)
+	if d := g.decide(t0.Add(batchWait), false, 10, 10, false, nil); d.action != claimReadHeads {
+		t.Fatalf("after a claim that found nothing: %+v, want the heads read again", d)
+	}
+	g.gotHeads(t0, heads)
+	g.claimed(t0, 0, errors.New("deadlock"))
+	if d := g.decide(t0.Add(batchWait), false, 10, 10, false, nil); d.action != claimReadHeads {
+		t.Fatalf("after a failed claim: %+v, want the heads read again", d)
+	}
+}
