@@ -9,10 +9,12 @@ NEW_DEB=$1
 PROOF=/root/proof
 DOC=$PROOF/operations.md
 T0=$SECONDS
+trap 'fail "line $LINENO: \"$BASH_COMMAND\" exited $?"' ERR
 
 say() { printf '[%3ds] %s\n' $((SECONDS - T0)) "$*"; }
 pass() { say "PASS $*"; }
 fail() {
+	trap - ERR
 	say "FAIL $*"
 	echo "--- journal of the iactq units (last 60 lines):"
 	journalctl -u 'iactq-worker*' --no-pager -n 60 -o short-precise 2>/dev/null || true
