@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iact/iactq/jobs"
@@ -160,6 +161,22 @@ func oneLine(job *queue.JobRow) string {
 	return line
 }
 
+// fieldLabel is a result field's name as an analyst reads it on the page:
+// "abandon_rate_pct" -> "abandon rate (%)", "avg_abandoned_wait_s" -> "avg abandoned
+// wait (s)". The CSV download keeps the field names as they are.
+func fieldLabel(name string) string {
+	unit := ""
+	for _, u := range []struct{ suffix, unit string }{
+		{"_pct", " (%)"}, {"_seconds", " (s)"}, {"_s", " (s)"},
+	} {
+		if base, ok := strings.CutSuffix(name, u.suffix); ok && base != "" {
+			name, unit = base, u.unit
+			break
+		}
+	}
+	return strings.ReplaceAll(name, "_", " ") + unit
+}
+
 // params lists a job's args as name: value, in the JSON's key order.
 func params(raw json.RawMessage) []kv {
 	var f jobs.Fields
@@ -183,10 +200,13 @@ func (v *reportView) fill(rep *jobs.Report) {
 		}
 	}
 	for _, f := range res.Totals {
-		v.Totals = append(v.Totals, kv{f.Name, jobs.FormatValue(f.Value)})
+		v.Totals = append(v.Totals, kv{fieldLabel(f.Name), jobs.FormatValue(f.Value)})
 	}
 	for _, t := range res.Tables {
-		tv := tableView{Name: t.Name, Title: t.Title, Columns: t.Columns}
+		tv := tableView{Name: t.Name, Title: t.Title}
+		for _, c := range t.Columns {
+			tv.Columns = append(tv.Columns, fieldLabel(c))
+		}
 		for _, row := range t.Rows {
 			cells := make([]string, len(row))
 			for i, c := range row {
