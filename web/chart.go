@@ -27,6 +27,9 @@ func chart(title string, from time.Time, n int, ss []series, bars bool, unit fun
 	return labelledChart(title, labels, 15, ss, bars, unit)
 }
 
+// axisCharWidth is about the width of one character of an axis label (10px font).
+const axisCharWidth = 6.5
+
 // labelledChart draws one value per label (a time bucket, a node) as stacked bars or
 // lines, writing every labelEvery-th label under the x axis (0: as many as fit).
 func labelledChart(title string, labels []string, labelEvery int, ss []series, bars bool, unit func(float64) string) template.HTML {
@@ -40,7 +43,7 @@ func labelledChart(title string, labels []string, labelEvery int, ss []series, b
 		for _, l := range labels {
 			widest = max(widest, len(l))
 		}
-		fit := max(int((w-left-right)/(6.5*float64(widest)+8)), 1)
+		fit := max(int((w-left-right)/(axisCharWidth*float64(widest)+8)), 1)
 		labelEvery = (n + fit - 1) / fit
 	}
 	plotW, plotH := w-left-right, h-top-bottom
@@ -70,6 +73,9 @@ func labelledChart(title string, labels []string, labelEvery int, ss []series, b
 	}
 	for i := 0; i < n; i += max(labelEvery, 1) { // x labels
 		x := left + plotW*float64(i)/float64(n)
+		if x+axisCharWidth*float64(len(labels[i])) > w {
+			break // it would be cut off at the chart's right edge
+		}
 		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%.1f">%s</text>`, x, h-6, template.HTMLEscapeString(labels[i]))
 	}
 	slot := plotW / float64(n)
