@@ -118,6 +118,20 @@ cmd_image() {
 	say "cached root ready: $CACHE/root ($(du -sh "$CACHE/root" | cut -f1), $((SECONDS - t0)) s)"
 }
 
+# cgroups_visible makes the cgroup tree visible at /sys/fs/cgroup when it is not: in a
+# chroot whose /sys was bound without its submounts (as a fresh-machine check does),
+# systemd-nspawn fails with "Failed to determine whether the unified cgroups hierarchy
+# is used". It then binds PID 1's cgroup tree there, private, until cleanup.
+CGROUP_BOUND=''
+cgroups_visible() {
+	mountpoint -q /sys/fs/cgroup && return 0
+	mountpoint -q /proc/1/root/sys/fs/cgroup || die "no cgroup hierarchy at /sys/fs/cgroup: systemd-nspawn needs one"
+	say "/sys/fs/cgroup is not mounted here (a chroot?): binding PID 1's cgroup tree there"
+	mount --rbind /proc/1/root/sys/fs/cgroup /sys/fs/cgroup && mount --make-rprivate /sys/fs/cgroup ||
+		die "cannot bind the cgroup tree at /sys/fs/cgroup"
+	CGROUP_BOUND=1
+}
+
 NSPAWN_PID='' RUN_DIR=''
 cleanup() {
 	local rc=$?
@@ -130,6 +144,7 @@ cleanup() {
 	if [ -n "$RUN_DIR" ]; then
 		if unmount_under "$RUN_DIR"; then rm -rf --one-file-system "$RUN_DIR"; else say "left $RUN_DIR mounted"; fi
 	fi
+	[ -z "$CGROUP_BOUND" ] || umount -R /sys/fs/cgroup 2>/dev/null || umount -R -l /sys/fs/cgroup 2>/dev/null || true
 	exit "$rc"
 }
 
@@ -160,6 +175,7 @@ cmd_run() {
 	mkdir -p "$root/root/proof"
 	cp "$deb" "$root/root/proof/"
 	cp "$REPO/docs/operations.md" "$HERE/systemd-proof/check.sh" "$root/root/proof/"
+	cgroups_visible
 	say "booting $root"
 	systemd-nspawn -q -D "$root" --boot --register=no --keep-unit --private-network \
 		--machine="iactq-proof-$$" >"$RUN_DIR/console.log" 2>&1 </dev/null &
