@@ -118,18 +118,22 @@ cmd_image() {
 	say "cached root ready: $CACHE/root ($(du -sh "$CACHE/root" | cut -f1), $((SECONDS - t0)) s)"
 }
 
-# cgroups_visible makes the cgroup tree visible at /sys/fs/cgroup when it is not: in a
+# cgroups_visible mounts a cgroup tree at /sys/fs/cgroup when none is there: in a
 # chroot whose /sys was bound without its submounts (as a fresh-machine check does),
 # systemd-nspawn fails with "Failed to determine whether the unified cgroups hierarchy
-# is used". It then binds PID 1's cgroup tree there, private, until cleanup.
+# is used". It mounts the layout this host's kernel offers besides the controllers: a
+# tmpfs holding the unified (cgroup2) hierarchy and the named "systemd" one, as a
+# hybrid host has them; they are unmounted at cleanup.
 CGROUP_BOUND=''
 cgroups_visible() {
 	mountpoint -q /sys/fs/cgroup && return 0
-	mountpoint -q /proc/1/root/sys/fs/cgroup || die "no cgroup hierarchy at /sys/fs/cgroup: systemd-nspawn needs one"
-	say "/sys/fs/cgroup is not mounted here (a chroot?): binding PID 1's cgroup tree there"
-	mount --rbind /proc/1/root/sys/fs/cgroup /sys/fs/cgroup && mount --make-rprivate /sys/fs/cgroup ||
-		die "cannot bind the cgroup tree at /sys/fs/cgroup"
+	say "/sys/fs/cgroup is not mounted here (a chroot?): mounting a cgroup tree there"
 	CGROUP_BOUND=1
+	mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup &&
+		mkdir -p /sys/fs/cgroup/unified /sys/fs/cgroup/systemd &&
+		mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified &&
+		mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd ||
+		die "cannot mount a cgroup tree at /sys/fs/cgroup"
 }
 
 NSPAWN_PID='' RUN_DIR=''
