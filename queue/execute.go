@@ -38,6 +38,17 @@ func (w *worker) runSlot(p *producer, job *JobRow) {
 // runOne executes job and hands its outcome to the completer. Its context ends at its
 // kind's timeout, at a hard stop, or when the worker cancels it.
 func (w *worker) runOne(job *JobRow) {
+	if err := w.mayStart(w.jobsCtx); err != nil {
+		res := result{job: job, out: &outcome{prepare: w.c.prepare}}
+		if errors.Is(err, ErrWorkerLost) {
+			res.stopped = ErrWorkerLost // claimed by the dead registration: another's now
+		} else {
+			w.log.Warn().Err(err).Int64("job_id", job.ID).Msg("job not started; back to the queue")
+			res.release = true
+		}
+		w.deliver(res)
+		return
+	}
 	stop, cancelStop := context.WithCancelCause(w.jobsCtx)
 	ctx, cancel := context.WithTimeout(stop, w.c.timeoutFor(job.Kind))
 	w.mu.Lock()

@@ -82,3 +82,29 @@ func PlanClaimForTest(heads []KindHead, slas map[string]SLA, now time.Time) int 
 func (c *Client) DiscardUnknownKinds(ctx context.Context) (int, error) {
 	return c.discardUnknownKinds(ctx, c.log)
 }
+
+// StartClaimedForTest hands jobs claimed with ClaimOnce to the slots of a worker
+// registered as that claimer, whose last touch of its row was touchedAgo ago (as
+// after the process was paused), and tells what became of each: "ran", "stopped"
+// (not started: the registration was lost) or "released" (not started: given back).
+func (c *Client) StartClaimedForTest(ctx context.Context, jobs []*JobRow, touchedAgo time.Duration) []string {
+	w := &worker{c: c, log: c.log, producers: map[string]*producer{}, held: map[int64]bool{},
+		running: map[int64]context.CancelCauseFunc{}, results: make(chan result, len(jobs))}
+	w.id.Store(c.testWorkerID)
+	w.touchedAt.Store(time.Now().Add(-touchedAgo).UnixNano())
+	w.jobsCtx, w.cancelJobs = context.WithCancelCause(ctx)
+	defer w.cancelJobs(nil)
+	var out []string
+	for _, job := range jobs {
+		w.runOne(job)
+		switch r := <-w.results; {
+		case r.stopped != nil:
+			out = append(out, "stopped")
+		case r.release:
+			out = append(out, "released")
+		default:
+			out = append(out, "ran")
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -44,6 +45,12 @@ type worker struct {
 
 	pollNow  chan struct{} // a wake-up from the binary log
 	binlogOK atomic.Bool   // following the binary log: poll slowly
+
+	// regMu serialises touching and re-registering this worker's row; touchedAt is
+	// when a touch last found the row (a process paused past RescueAfter must not
+	// start jobs it no longer owns).
+	regMu     sync.Mutex
+	touchedAt atomic.Int64 // unix nanoseconds
 }
 
 // Work registers this process as a worker and runs jobs of the configured queues until
@@ -148,6 +155,7 @@ func (w *worker) register(ctx context.Context) error {
 			return err
 		}
 		w.id.Store(id)
+		w.touchedAt.Store(time.Now().UnixNano())
 		return nil
 	})
 }
@@ -184,19 +192,53 @@ func (w *worker) runHeartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := w.c.store.q.WorkerTouch(ctx, w.id.Load())
-		if err != nil {
-			if ctx.Err() == nil {
-				w.log.Warn().Err(err).Msg("heartbeat failed")
-			}
-			continue
-		}
-		if n == 0 {
-			w.recoverLostRegistration(ctx)
+		if _, err := w.touch(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn().Err(err).Msg("heartbeat failed")
 		}
 	}
 }
 
+// touch says this worker is alive. It returns false if the worker had been declared
+// dead: its jobs were then stopped and it registered again.
+func (w *worker) touch(ctx context.Context) (bool, error) {
+	w.regMu.Lock()
+	defer w.regMu.Unlock()
+	n, err := w.c.store.q.WorkerTouch(ctx, w.id.Load())
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		w.recoverLostRegistration(ctx)
+		return false, nil
+	}
+	w.touchedAt.Store(time.Now().UnixNano())
+	return true, nil
+}
+
+// mayStart tells whether a claimed job may start. A worker that has not touched its
+// row for half of RescueAfter (the process was paused, or the database was away) may
+// have been declared dead, and its claims given to others: it asks the database before
+// starting. The answer is errWorkerLost (the job is another's now: drop it),
+// errUnconfirmed (the database did not answer: give the job back) or nil.
+func (w *worker) mayStart(ctx context.Context) error {
+	if time.Since(time.Unix(0, w.touchedAt.Load())) < w.c.cfg.RescueAfter/2 {
+		return nil
+	}
+	ok, err := w.touch(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", errUnconfirmed, err)
+	case !ok:
+		return ErrWorkerLost
+	}
+	return nil
+}
+
+// errUnconfirmed: the worker could not confirm that it still owns its claims.
+var errUnconfirmed = errors.New("could not confirm this worker is still registered")
+
+// recoverLostRegistration stops the jobs of a worker declared dead, gives back the
+// ones not started, and registers again. The caller holds regMu.
 func (w *worker) recoverLostRegistration(ctx context.Context) {
 	old := w.id.Load()
 	w.log.Warn().Int64("worker_id", old).Msg("worker was declared dead; stopping its jobs (they run elsewhere) and registering again")
