@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 )
 
@@ -151,23 +153,18 @@ schedules:
 	}()
 	// Wait for the eight jobs (the retry runs after its back-off) and one occurrence
 	// of the schedule.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var finished, ticks int
+	var finished, ticks int
+	waitfor.True(t, 60*time.Second, func() bool {
 		if err := d.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE schedule_name IS NULL AND state IN ('completed', 'discarded')`).Scan(&finished); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE schedule_name = 'tick' AND state = 'completed'`).Scan(&ticks); err != nil {
 			t.Fatal(err)
 		}
-		if finished == 8 && ticks >= 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 8 jobs finished, %d ticks; stderr:\n%s", finished, ticks, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return finished == 8 && ticks >= 1
+	}, func() string {
+		return fmt.Sprintf("%d of 8 jobs finished, %d ticks; stderr:\n%s", finished, ticks, stderr.String())
+	})
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("work exited %d:\n%s", code, stderr.String())

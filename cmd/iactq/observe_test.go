@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iact/iactq/internal/waitfor"
 )
 
 func TestSLACommand(t *testing.T) {
@@ -172,18 +174,13 @@ func TestDashboardCommand(t *testing.T) {
 	done := make(chan result, 1)
 	go func() { done <- c.runIn(ctx, "", "dashboard", "--http", fmt.Sprintf(":%d", port)) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	waitfor.True(t, 20*time.Second, func() bool {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("dashboard did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	}, func() string { return "dashboard did not start" })
 	for _, path := range []string{"/", "/priorities", "/failed", "/schedules", "/workers", "/deploys", "/audit", "/metrics", "/readyz"} {
 		resp, err := http.Get(base + path)
 		if err != nil {

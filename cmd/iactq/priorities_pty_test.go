@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/iact/iactq/internal/waitfor"
 )
 
 var ansiCode = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
@@ -53,13 +56,8 @@ func TestPrioritiesWatchAlignedInATerminal(t *testing.T) {
 	}()
 
 	// A frame starts with the cursor sent home; the second one ends the first.
-	deadline := time.Now().Add(30 * time.Second)
-	for strings.Count(screen.String(), "\x1b[H") < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no two frames in 30 s:\n%q", screen.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitfor.True(t, 30*time.Second, func() bool { return strings.Count(screen.String(), "\x1b[H") >= 2 },
+		func() string { return fmt.Sprintf("no two frames:\n%q", screen.String()) })
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("priorities --watch exited %d:\n%q", code, screen.String())

@@ -33,6 +33,8 @@ type systemd struct {
 	now     func() time.Time
 	// warning, when set, ends every STATUS line (e.g. a schedule's queue not served).
 	warning string
+	// pingTicks and statusTicks, when set, replace the tickers (tests drive them).
+	pingTicks, statusTicks <-chan time.Time
 
 	started     atomic.Bool
 	stopping    atomic.Bool
@@ -199,14 +201,17 @@ func (s *systemd) run(ctx context.Context) {
 	if !s.n.Enabled() {
 		return
 	}
-	var wdC <-chan time.Time
-	if s.watchdog > 0 {
+	wdC, stC := s.pingTicks, s.statusTicks
+	if wdC == nil && s.watchdog > 0 {
 		t := time.NewTicker(s.watchdog / 2)
 		defer t.Stop()
 		wdC = t.C
 	}
-	st := time.NewTicker(s.statusEvery)
-	defer st.Stop()
+	if stC == nil {
+		t := time.NewTicker(s.statusEvery)
+		defer t.Stop()
+		stC = t.C
+	}
 	unhealthyLogged := false
 	for {
 		select {
@@ -224,7 +229,7 @@ func (s *systemd) run(ctx context.Context) {
 				}
 				unhealthyLogged = true
 			}
-		case <-st.C:
+		case <-stC:
 			var backlog []queue.Backlog
 			if s.started.Load() && s.backlog != nil {
 				bctx, cancel := context.WithTimeout(ctx, s.statusEvery)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 )
 
@@ -78,6 +80,37 @@ func (f *fakeSystemd) count(line string) int {
 	return n
 }
 
+// lines are the lines of every datagram received so far that begin with prefix.
+func (f *fakeSystemd) lines(prefix string) []string {
+	var out []string
+	for _, m := range f.messages() {
+		for _, l := range strings.Split(m, "\n") {
+			if strings.HasPrefix(l, prefix) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// last is the latest line received that begins with prefix.
+func (f *fakeSystemd) last(prefix string) string {
+	ls := f.lines(prefix)
+	if len(ls) == 0 {
+		return ""
+	}
+	return ls[len(ls)-1]
+}
+
+// waitForCount waits until n lines beginning with prefix have been received.
+func (f *fakeSystemd) waitForCount(t *testing.T, prefix string, n int, timeout time.Duration) {
+	t.Helper()
+	waitfor.True(t, timeout, func() bool { return len(f.lines(prefix)) >= n },
+		func() string {
+			return fmt.Sprintf("%d %q lines, want %d; got %q", len(f.lines(prefix)), prefix, n, f.messages())
+		})
+}
+
 // waitFor waits until a datagram has a line matching re and returns that line.
 func (f *fakeSystemd) waitFor(t *testing.T, re string, timeout time.Duration) string {
 	t.Helper()
@@ -122,44 +155,68 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 		t.Fatalf("watchdog %s", sd.watchdog)
 	}
 	sd.now = now
-	sd.statusEvery = 30 * time.Millisecond
+	// The test drives both tickers. A tick is taken when the loop is back in its
+	// select, so after tick() every earlier tick has been handled; and datagrams
+	// arrive in order, so once a STATUS sent after some pings has arrived, so have
+	// they.
+	ping, status := make(chan time.Time), make(chan time.Time)
+	sd.pingTicks, sd.statusTicks = ping, status
+	tick := func(c chan time.Time) { c <- time.Now() }
+	// refresh has a STATUS sent now and waits for it (every notification is sent
+	// synchronously, by the loop or by the observer's caller, so the count is exact).
+	refresh := func() string {
+		t.Helper()
+		before := len(f.lines("STATUS="))
+		tick(status)
+		f.waitForCount(t, "STATUS=", before+1, 2*time.Second)
+		return f.last("STATUS=")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); sd.run(ctx) }()
 	defer func() { cancel(); <-done }()
 
 	// Before READY the watchdog is pinged (the start timeout guards that phase).
-	f.waitFor(t, `^WATCHDOG=1$`, 2*time.Second)
+	tick(ping)
+	refresh()
+	if f.count("WATCHDOG=1") != 1 {
+		t.Fatalf("not pinged before READY: %q", f.messages())
+	}
 	sd.Started(7)
 	f.waitFor(t, `^READY=1$`, 2*time.Second)
 	sd.Claimed("default", 37, time.Millisecond)
 	sd.Polled(nil)
-	got := f.waitFor(t, `^STATUS=running 37/50, `, 2*time.Second)
-	if want := "STATUS=running 37/50, 3 OVERDUE, 2 URGENT, oldest 1h10m"; got != want {
+	if got, want := refresh(), "STATUS=running 37/50, 3 OVERDUE, 2 URGENT, oldest 1h10m"; got != want {
 		t.Errorf("status %q, want %q", got, want)
 	}
 
+	// noPings ticks the watchdog four times and checks that no ping went out.
+	noPings := func(while string) {
+		t.Helper()
+		before := f.count("WATCHDOG=1")
+		for range 4 {
+			tick(ping)
+		}
+		refresh()
+		if after := f.count("WATCHDOG=1"); after != before {
+			t.Errorf("watchdog pinged %d times while %s", after-before, while)
+		}
+	}
 	// The poll loop stops answering (database errors) for longer than the watchdog
 	// period: the pings stop.
 	sd.Polled(context.DeadlineExceeded)
 	clock.Add(int64(time.Second))
-	time.Sleep(150 * time.Millisecond) // a ping already on its way may land
-	before := f.count("WATCHDOG=1")
-	time.Sleep(400 * time.Millisecond) // four ping periods
-	if after := f.count("WATCHDOG=1"); after != before {
-		t.Errorf("watchdog pinged %d times while the poll loop failed", after-before)
-	}
+	noPings("the poll loop failed")
 	if sd.healthy() {
 		t.Error("healthy while polls fail")
 	}
 	// It answers again: the pings resume.
 	sd.Polled(nil)
-	deadline := time.Now().Add(2 * time.Second)
-	for f.count("WATCHDOG=1") == before {
-		if time.Now().After(deadline) {
-			t.Fatal("watchdog pings did not resume")
-		}
-		time.Sleep(10 * time.Millisecond)
+	before := f.count("WATCHDOG=1")
+	tick(ping)
+	refresh()
+	if f.count("WATCHDOG=1") != before+1 {
+		t.Fatal("watchdog pings did not resume")
 	}
 	// Every slot busy: no poll is needed, so no poll is no failure.
 	clock.Add(int64(time.Second))
@@ -172,13 +229,10 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 	if sd.healthy() {
 		t.Error("healthy while the engine says it is not")
 	}
-	f.waitFor(t, `^STATUS=running .*, UNHEALTHY: the completer has not recorded outcomes for 6s: lock wait`, 2*time.Second)
-	time.Sleep(150 * time.Millisecond) // a ping already on its way may land
-	before = f.count("WATCHDOG=1")
-	time.Sleep(400 * time.Millisecond) // four ping periods
-	if after := f.count("WATCHDOG=1"); after != before {
-		t.Errorf("watchdog pinged %d times while the engine was unhealthy", after-before)
+	if got := refresh(); !strings.Contains(got, ", UNHEALTHY: the completer has not recorded outcomes for 6s: lock wait") {
+		t.Errorf("status %q does not say why the worker is unhealthy", got)
 	}
+	noPings("the engine was unhealthy")
 	sd.Healthy()
 	if !sd.healthy() {
 		t.Error("unhealthy after the engine recovered")
@@ -188,7 +242,9 @@ func TestSystemdNotifyProtocol(t *testing.T) {
 	}
 	sd.Stopping()
 	f.waitFor(t, `^STOPPING=1$`, 2*time.Second)
-	f.waitFor(t, `^STATUS=draining, 0 running`, 2*time.Second)
+	if got := refresh(); !strings.HasPrefix(got, "STATUS=draining, 0 running") {
+		t.Errorf("status %q while draining", got)
+	}
 }
 
 // TestWorkUnderSystemd runs `iactq work` with a fake NOTIFY_SOCKET: READY once it

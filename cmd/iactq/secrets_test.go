@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
 )
@@ -142,13 +143,8 @@ func TestWorkerDSNRunsEveryDayToDayCommand(t *testing.T) {
 	defer cancel()
 	done := make(chan result, 1)
 	go func() { done <- c.runIn(ctx, "", "work", "--queues", "default=2") }()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(c.ok("jobs", "show", id), "completed") {
-		if time.Now().After(deadline) {
-			t.Fatal("work as the worker user did not complete the job")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitfor.True(t, 20*time.Second, func() bool { return strings.Contains(c.ok("jobs", "show", id), "completed") },
+		func() string { return "work as the worker user did not complete the job" })
 	cancel()
 	if r := <-done; r.code != 0 {
 		t.Fatalf("work: exit %d %s", r.code, r.stderr)
@@ -386,10 +382,19 @@ func TestSecretsNeverPrintedByTheBinary(t *testing.T) {
 			}
 		}
 		waitDone(strings.TrimSpace(c.ok("enqueue", "noop", "--args", `{"panic": true}`, "--max-attempts", "1")))
+		// The outage lasts until the worker has failed to reach the database
+		// (a warning logged) both before and after the job is enqueued.
+		warnings := func() int { return strings.Count(out.String(), `"level":"warn"`) }
+		waitWarned := func() {
+			t.Helper()
+			before := warnings()
+			waitfor.True(t, 30*time.Second, func() bool { return warnings() > before },
+				func() string { return "the worker logged no warning while its database was away:\n" + out.String() })
+		}
 		proxy.cut()
-		time.Sleep(3 * time.Second)
+		waitWarned()
 		id := strings.TrimSpace(c.ok("enqueue", "noop", "--args", `{"sleep_ms": 10}`))
-		time.Sleep(2 * time.Second)
+		waitWarned()
 		proxy.restore()
 		waitDone(id)
 		// The dashboard and /metrics do not show it either.
@@ -444,19 +449,15 @@ func TestHTTPBindsLoopbackByDefault(t *testing.T) {
 			done <- execute(ctx, args, c.getenv, strings.NewReader(""), &stdout, &stderr)
 		}()
 		addr := ""
-		deadline := time.Now().Add(20 * time.Second)
-		for addr == "" {
+		waitfor.True(t, 20*time.Second, func() bool {
 			for _, line := range strings.Split(stderr.String(), "\n") {
 				if i := strings.Index(line, `"addr":"`); i >= 0 && strings.Contains(line, "serving") {
 					a := line[i+len(`"addr":"`):]
 					addr = a[:strings.IndexByte(a, '"')]
 				}
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%v: no address logged:\n%s", args, stderr.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return addr != ""
+		}, func() string { return fmt.Sprintf("%v: no address logged:\n%s", args, stderr.String()) })
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || host != "127.0.0.1" {
 			t.Errorf("%v: listening on %q", args, addr)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 )
 
@@ -34,20 +35,15 @@ func TestWork(t *testing.T) {
 		done <- execute(ctx, []string{"work", "--queues", "default=4", "--http", "127.0.0.1:0", "--log-level", "debug"}, c.getenv, strings.NewReader(""), &stdout, &stderr)
 	}()
 
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var completed int
+	var completed int
+	waitfor.True(t, 20*time.Second, func() bool {
 		if err := d.DB.QueryRow("SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'").Scan(&completed); err != nil {
 			t.Fatal(err)
 		}
-		if completed == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d jobs completed; stderr:\n%s", completed, n, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return completed == n
+	}, func() string {
+		return fmt.Sprintf("%d of %d jobs completed; stderr:\n%s", completed, n, stderr.String())
+	})
 
 	addr := ""
 	for _, line := range strings.Split(stderr.String(), "\n") {
