@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 )
 
@@ -176,13 +177,7 @@ func TestUnknownKindDiscardedAfterGrace(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitfor.True(t, 20*time.Second, cond, func() string { return what })
 }
 
 // pollCounter counts a worker's looks for work.

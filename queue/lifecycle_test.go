@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
 )
@@ -344,11 +345,7 @@ func TestScheduleChainExactlyOneOccurrence(t *testing.T) {
 		}
 		return live
 	}
-	for start := time.Now(); liveCount() == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("no occurrence of the schedule after 5 s")
-		}
-	}
+	waitfor.True(t, 5*time.Second, func() bool { return liveCount() > 0 }, func() string { return "no occurrence of the schedule" })
 	deadline := time.Now().Add(6 * time.Second)
 	for time.Now().Before(deadline) {
 		var live int
@@ -408,18 +405,11 @@ func TestThenEnqueuesFollowUpOnlyOnCompletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.startWorker(t)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var done int
+	var done int
+	waitfor.True(t, 15*time.Second, func() bool {
 		_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE queue = 'chain' AND state = 'completed'`).Scan(&done)
-		if done == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of 4 chained jobs completed", done)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return done == 4
+	}, func() string { return fmt.Sprintf("%d of 4 chained jobs completed", done) })
 	var total, msgs int
 	_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs`).Scan(&total)
 	_ = b.db.DB.QueryRow(`SELECT COUNT(*) FROM internal_messages WHERE recipient = 'ops'`).Scan(&msgs)
@@ -473,11 +463,8 @@ func TestWorkerReleasesClaimsItDoesNotKnow(t *testing.T) {
 	b := setup(t, queue.Config{})
 	b.startWorker(t)
 	var workerID int64
-	for start := time.Now(); b.db.DB.QueryRow(`SELECT id FROM iactq_workers`).Scan(&workerID) != nil; time.Sleep(10 * time.Millisecond) {
-		if time.Since(start) > 10*time.Second {
-			t.Fatal("worker did not register")
-		}
-	}
+	waitfor.True(t, 10*time.Second, func() bool { return b.db.DB.QueryRow(`SELECT id FROM iactq_workers`).Scan(&workerID) == nil },
+		func() string { return "worker did not register" })
 	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind, state, attempt, claimed_by, attempted_at) VALUES ('test', 'running', 1, ?, NOW(6) - INTERVAL 1 MINUTE)`, workerID)
 	id, _ := res.LastInsertId()
 	j := b.waitState(t, id, queue.StateCompleted)

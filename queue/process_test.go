@@ -22,6 +22,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
@@ -177,13 +178,7 @@ func (e *procEnv) count(query string, args ...any) int {
 
 func (e *procEnv) waitFor(what string, timeout time.Duration, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitfor.True(e.t, timeout, cond, func() string { return what })
 }
 
 func newNoopClient(t *testing.T, db *queuetest.DB) *queue.Client {

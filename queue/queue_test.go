@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
 )
@@ -77,20 +79,15 @@ func (b *bundle) startWorker(t *testing.T) (stop func()) {
 
 func (b *bundle) waitState(t *testing.T, id int64, want queue.State) *queue.JobRow {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		j, err := b.client.GetJob(context.Background(), id)
-		if err != nil {
+	var j *queue.JobRow
+	waitfor.True(t, 20*time.Second, func() bool {
+		var err error
+		if j, err = b.client.GetJob(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
-		if j.State == want {
-			return j
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %d is %s, want %s (errors %s)", id, j.State, want, j.Errors)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return j.State == want
+	}, func() string { return fmt.Sprintf("job %d is %s, want %s (errors %s)", id, j.State, want, j.Errors) })
+	return j
 }
 
 func TestPlainSQLInsertIsRun(t *testing.T) {
