@@ -36,13 +36,26 @@ type Options struct {
 	DrainJobs int      // jobs per drain (default 100 000)
 	Backlogs  []int    // backlog sizes for the claim cost (default 0, 100 000, 1 000 000)
 	Latency   int      // jobs per latency run (default 200)
-	Steps     []string // which of enqueue, drain, latency, backlog, sustained, memory to run (default all)
+	Steps     []string // which steps to run (default all; see Steps)
 	// SustainWindow is how long a producer rate must keep the backlog flat (default 30 s).
 	SustainWindow time.Duration
 	// MemoryBusy is how long the memory step keeps its jobs in flight (default 10 s).
 	MemoryBusy time.Duration
-	Progress   io.Writer
+	// IdleProcs are the fleet sizes of the idle step (default 1, 10, 50): the first is
+	// the baseline the targets compare the last with.
+	IdleProcs []int
+	// IdleWarmup and IdleWindow: how long idle fleets settle before the server's
+	// statement counter is read (default 10 s), and how long it is counted (default 30 s).
+	IdleWarmup, IdleWindow time.Duration
+	// WakeupProcs are the fleet sizes of the wakeup step (default 1, 50).
+	WakeupProcs []int
+	// FailoverProcs is the size of the failover step's fleet (default 3).
+	FailoverProcs int
+	Progress      io.Writer
 }
+
+// Steps are the steps of a run, in order.
+var Steps = []string{"enqueue", "drain", "latency", "backlog", "sustained", "memory", "idle", "wakeup", "failover", "drain-defaults"}
 
 func (o *Options) defaults() {
 	if o.Database == "" {
@@ -66,6 +79,21 @@ func (o *Options) defaults() {
 	if o.MemoryBusy <= 0 {
 		o.MemoryBusy = 10 * time.Second
 	}
+	if o.IdleProcs == nil {
+		o.IdleProcs = []int{1, 10, 50}
+	}
+	if o.IdleWarmup <= 0 {
+		o.IdleWarmup = 10 * time.Second
+	}
+	if o.IdleWindow <= 0 {
+		o.IdleWindow = 30 * time.Second
+	}
+	if o.WakeupProcs == nil {
+		o.WakeupProcs = []int{1, 50}
+	}
+	if o.FailoverProcs <= 0 {
+		o.FailoverProcs = 3
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -86,6 +114,7 @@ type Report struct {
 	Settings string    `json:"settings"`
 	Started  time.Time `json:"started"`
 	Figures  []Figure  `json:"figures"`
+	Targets  []Target  `json:"targets"`
 }
 
 func (r *Report) add(name, unit string, runs []float64, note string) Figure {
@@ -132,24 +161,25 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.Server = version
 	rep.Settings = fmt.Sprintf("innodb_flush_log_at_trx_commit=%s, log_bin=%s, innodb_buffer_pool_size=%s; %d run(s) per figure, medians", flush, binlog, pool, opts.Runs)
 
-	steps := []struct {
-		name string
-		fn   func(context.Context, *Report) error
-	}{
-		{"enqueue", e.enqueue},
-		{"drain", e.drain},
-		{"latency", e.latency},
-		{"backlog", e.backlog},
-		{"sustained", e.sustained},
-		{"memory", e.memory},
+	steps := map[string]func(context.Context, *Report) error{
+		"enqueue":        e.enqueue,
+		"drain":          e.drain,
+		"latency":        e.latency,
+		"backlog":        e.backlog,
+		"sustained":      e.sustained,
+		"memory":         e.memory,
+		"idle":           e.idle,
+		"wakeup":         e.wakeup,
+		"failover":       e.failover,
+		"drain-defaults": e.drainDefaults,
 	}
-	for _, s := range steps {
-		if len(opts.Steps) > 0 && !slices.Contains(opts.Steps, s.name) {
+	for _, name := range Steps {
+		if len(opts.Steps) > 0 && !slices.Contains(opts.Steps, name) {
 			continue
 		}
-		fmt.Fprintf(opts.Progress, "bench: %s...\n", s.name)
-		if err := s.fn(ctx, rep); err != nil {
-			return rep, fmt.Errorf("%s: %w", s.name, err)
+		fmt.Fprintf(opts.Progress, "bench: %s...\n", name)
+		if err := steps[name](ctx, rep); err != nil {
+			return rep, fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return rep, nil
@@ -271,7 +301,7 @@ func (e *env) drain(ctx context.Context, rep *Report) error {
 		var rates, floor, shares []float64
 		batch := s.concurrency
 		for run := 0; run < e.opts.Runs; run++ {
-			rate, err := e.drainOnce(ctx, s.procs, s.concurrency)
+			rate, err := e.drainOnce(ctx, s.procs, "drain", fmt.Sprintf("queues: {drain: %d}\n", s.concurrency))
 			if err != nil {
 				return err
 			}
@@ -288,21 +318,23 @@ func (e *env) drain(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-func (e *env) drainOnce(ctx context.Context, procs, concurrency int) (float64, error) {
+// drainOnce fills queueName with DrainJobs noop jobs and measures procs worker
+// processes with config (empty: the defaults) draining them.
+func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string) (float64, error) {
 	if err := e.q.BenchClear(ctx); err != nil {
 		return 0, err
 	}
-	if err := e.fill(ctx, "drain", e.opts.DrainJobs); err != nil {
+	if err := e.fill(ctx, queueName, e.opts.DrainJobs); err != nil {
 		return 0, err
 	}
-	stop, err := e.startWorkers(ctx, procs, fmt.Sprintf("queues: {drain: %d}\n", concurrency), false)
+	stop, err := e.startWorkers(ctx, procs, config, false)
 	if err != nil {
 		return 0, err
 	}
 	defer stop()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
-		unfinished, err := e.q.BenchUnfinished(ctx, "drain")
+		unfinished, err := e.q.BenchUnfinished(ctx, queueName)
 		if err != nil {
 			return 0, err
 		}
@@ -314,7 +346,7 @@ func (e *env) drainOnce(ctx context.Context, procs, concurrency int) (float64, e
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	span, err := e.q.BenchDrainSpan(ctx)
+	span, err := e.q.BenchDrainSpan(ctx, queueName)
 	if err != nil {
 		return 0, err
 	}
@@ -380,7 +412,8 @@ func (e *env) floorStep(ctx context.Context, batch int) (int, error) {
 	return len(ids), e.q.FloorComplete(ctx, ids)
 }
 
-// startWorkers runs procs `iactq work` processes on the scratch database.
+// startWorkers runs procs `iactq work` processes on the scratch database, with config
+// as their config file; an empty config means none: the built-in defaults.
 func (e *env) startWorkers(ctx context.Context, procs int, config string, binlog bool) (stop func(), err error) {
 	stop, _, err = e.startWorkerPIDs(ctx, procs, config, binlog)
 	return stop, err
@@ -388,9 +421,12 @@ func (e *env) startWorkers(ctx context.Context, procs int, config string, binlog
 
 // startWorkerPIDs is startWorkers that also returns the processes' ids.
 func (e *env) startWorkerPIDs(ctx context.Context, procs int, config string, binlog bool) (stop func(), pids []int, err error) {
-	path := filepath.Join(e.dir, fmt.Sprintf("config-%d.yaml", time.Now().UnixNano()))
-	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
-		return nil, nil, err
+	path := ""
+	if config != "" {
+		path = filepath.Join(e.dir, fmt.Sprintf("config-%d.yaml", time.Now().UnixNano()))
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			return nil, nil, err
+		}
 	}
 	var cmds []*exec.Cmd
 	stop = func() {
@@ -562,4 +598,5 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	r.printTargets(w)
 }

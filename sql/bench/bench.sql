@@ -33,7 +33,7 @@ SELECT COUNT(*) FROM iactq_jobs WHERE state = ?;
 
 -- name: BenchDrainSpan :one
 SELECT CAST(MIN(attempted_at) AS DATETIME(6)) AS first_start, CAST(MAX(finished_at) AS DATETIME(6)) AS last_finish, COUNT(*) AS n
-FROM iactq_jobs WHERE state = 'completed';
+FROM iactq_jobs WHERE state = 'completed' AND queue = sqlc.arg(queue);
 
 -- name: BenchLatencies :many
 SELECT CAST(TIMESTAMPDIFF(MICROSECOND, created_at, attempted_at) AS SIGNED) AS micros
@@ -44,3 +44,24 @@ ORDER BY id;
 -- index that stays small while workers keep up, so sampling it every second is cheap.
 -- name: BenchBacklog :one
 SELECT COUNT(*) FROM iactq_jobs WHERE state = 'available' AND queue = sqlc.arg(queue);
+
+-- BenchClearQueue deletes the jobs of one queue (a warm-up job, say) while workers run.
+-- name: BenchClearQueue :exec
+DELETE FROM iactq_jobs WHERE queue = sqlc.arg(queue);
+
+-- BenchClearWorkers forgets the worker processes of earlier runs (a SIGKILLed one
+-- leaves its row behind).
+-- name: BenchClearWorkers :exec
+DELETE FROM iactq_workers;
+
+-- name: BenchWorkers :one
+SELECT COUNT(*) FROM iactq_workers;
+
+-- BenchInsertPlain is a job inserted as any program would, with plain SQL: no client,
+-- nothing but the row (enqueue-to-start counts from its created_at).
+-- name: BenchInsertPlain :execlastid
+INSERT INTO iactq_jobs (kind, queue) VALUES ('noop', sqlc.arg(queue));
+
+-- BenchJobStart is when a job was inserted and when an attempt started (NULL: not yet).
+-- name: BenchJobStart :one
+SELECT created_at, attempted_at FROM iactq_jobs WHERE id = ?;

@@ -7,6 +7,7 @@ package benchdb
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 )
@@ -33,6 +34,27 @@ func (q *Queries) BenchClear(ctx context.Context) error {
 	return err
 }
 
+const benchClearQueue = `-- name: BenchClearQueue :exec
+DELETE FROM iactq_jobs WHERE queue = ?
+`
+
+// BenchClearQueue deletes the jobs of one queue (a warm-up job, say) while workers run.
+func (q *Queries) BenchClearQueue(ctx context.Context, queue string) error {
+	_, err := q.db.ExecContext(ctx, benchClearQueue, queue)
+	return err
+}
+
+const benchClearWorkers = `-- name: BenchClearWorkers :exec
+DELETE FROM iactq_workers
+`
+
+// BenchClearWorkers forgets the worker processes of earlier runs (a SIGKILLed one
+// leaves its row behind).
+func (q *Queries) BenchClearWorkers(ctx context.Context) error {
+	_, err := q.db.ExecContext(ctx, benchClearWorkers)
+	return err
+}
+
 const benchCountState = `-- name: BenchCountState :one
 SELECT COUNT(*) FROM iactq_jobs WHERE state = ?
 `
@@ -46,7 +68,7 @@ func (q *Queries) BenchCountState(ctx context.Context, state IactqJobsState) (in
 
 const benchDrainSpan = `-- name: BenchDrainSpan :one
 SELECT CAST(MIN(attempted_at) AS DATETIME(6)) AS first_start, CAST(MAX(finished_at) AS DATETIME(6)) AS last_finish, COUNT(*) AS n
-FROM iactq_jobs WHERE state = 'completed'
+FROM iactq_jobs WHERE state = 'completed' AND queue = ?
 `
 
 type BenchDrainSpanRow struct {
@@ -55,10 +77,41 @@ type BenchDrainSpanRow struct {
 	N          int64
 }
 
-func (q *Queries) BenchDrainSpan(ctx context.Context) (BenchDrainSpanRow, error) {
-	row := q.db.QueryRowContext(ctx, benchDrainSpan)
+func (q *Queries) BenchDrainSpan(ctx context.Context, queue string) (BenchDrainSpanRow, error) {
+	row := q.db.QueryRowContext(ctx, benchDrainSpan, queue)
 	var i BenchDrainSpanRow
 	err := row.Scan(&i.FirstStart, &i.LastFinish, &i.N)
+	return i, err
+}
+
+const benchInsertPlain = `-- name: BenchInsertPlain :execlastid
+INSERT INTO iactq_jobs (kind, queue) VALUES ('noop', ?)
+`
+
+// BenchInsertPlain is a job inserted as any program would, with plain SQL: no client,
+// nothing but the row (enqueue-to-start counts from its created_at).
+func (q *Queries) BenchInsertPlain(ctx context.Context, queue string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, benchInsertPlain, queue)
+	if err != nil {
+		return 0, err
+	}
+	return result.LastInsertId()
+}
+
+const benchJobStart = `-- name: BenchJobStart :one
+SELECT created_at, attempted_at FROM iactq_jobs WHERE id = ?
+`
+
+type BenchJobStartRow struct {
+	CreatedAt   time.Time
+	AttemptedAt sql.NullTime
+}
+
+// BenchJobStart is when a job was inserted and when an attempt started (NULL: not yet).
+func (q *Queries) BenchJobStart(ctx context.Context, id int64) (BenchJobStartRow, error) {
+	row := q.db.QueryRowContext(ctx, benchJobStart, id)
+	var i BenchJobStartRow
+	err := row.Scan(&i.CreatedAt, &i.AttemptedAt)
 	return i, err
 }
 
@@ -108,6 +161,17 @@ func (q *Queries) BenchUnfinished(ctx context.Context, queue string) (bool, erro
 	var unfinished bool
 	err := row.Scan(&unfinished)
 	return unfinished, err
+}
+
+const benchWorkers = `-- name: BenchWorkers :one
+SELECT COUNT(*) FROM iactq_workers
+`
+
+func (q *Queries) BenchWorkers(ctx context.Context) (int64, error) {
+	row := q.db.QueryRowContext(ctx, benchWorkers)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }
 
 const floorClaim = `-- name: FloorClaim :many
