@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"gopkg.in/yaml.v3"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
 )
@@ -74,13 +77,13 @@ func deployWaitAll(t *testing.T, db *queuetest.DB, want int, cs ...*queue.Client
 	// A bound for a stuck chain, not a speed target: the default config's validate
 	// step runs scripts/check-restrictions.sh, seen taking 30-90 s on a loaded machine.
 	const bound = 5 * time.Minute
-	deadline := time.Now().Add(bound)
-	for {
-		ds, err := ListDeploys(ctx, db.DB, "", 1000)
-		if err != nil {
+	var ds []Deploy
+	var live int
+	waitfor.True(t, bound, func() bool {
+		var err error
+		if ds, err = ListDeploys(ctx, db.DB, "", 1000); err != nil {
 			t.Fatal(err)
 		}
-		var live int
 		if err := db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE state NOT IN ('completed','discarded','cancelled')`).Scan(&live); err != nil {
 			t.Fatal(err)
 		}
@@ -90,17 +93,10 @@ func deployWaitAll(t *testing.T, db *queuetest.DB, want int, cs ...*queue.Client
 				finished++
 			}
 		}
-		if len(ds) >= want && finished == len(ds) && live == 0 {
-			for i, j := 0, len(ds)-1; i < j; i, j = i+1, j-1 {
-				ds[i], ds[j] = ds[j], ds[i]
-			}
-			return ds
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deploys not finished after %v: %+v (%d live jobs)", bound, ds, live)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(ds) >= want && finished == len(ds) && live == 0
+	}, func() string { return fmt.Sprintf("deploys not finished: %+v (%d live jobs)", ds, live) })
+	slices.Reverse(ds)
+	return ds
 }
 
 type deployTestMessage struct{ recipient, subject, body string }
@@ -328,20 +324,13 @@ func TestDeployArgsCannotInjectCommands(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Work(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waitfor.True(t, 30*time.Second, func() bool {
 		var live int
 		if err := db.DB.QueryRow(`SELECT COUNT(*) FROM iactq_jobs WHERE state <> 'discarded'`).Scan(&live); err != nil {
 			t.Fatal(err)
 		}
-		if live == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("jobs not discarded")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return live == 0
+	}, func() string { return "jobs not discarded" })
 	cancel()
 	<-done
 	var deploys, steps int
