@@ -147,9 +147,9 @@ usage or invalid input, in which case nothing was written.`,
 		a.demoCmd(),      // cmd/iactq/reports.go (the IVR demo data)
 		a.deploysCmd(),   // cmd/iactq/deploys.go
 		a.doraCmd(),      // cmd/iactq/deploys.go
-		a.cliDocCmd(),    // cmd/iactq/clidoc.go (hidden)
+		a.cliDocCmd(),    // cmd/iactq/generate.go (hidden)
 		a.doctorCmd(),    // cmd/iactq/doctor.go
-		a.manPagesCmd(),  // cmd/iactq/manpage.go (hidden)
+		a.manPagesCmd(),  // cmd/iactq/generate.go (hidden)
 	)
 	return root
 }
