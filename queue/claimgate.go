@@ -12,7 +12,9 @@ const batchWait = 5 * time.Millisecond
 
 // headsFor is how long heads that led to a claim that found work are used again
 // without reading them anew (a kind that appears meanwhile is seen by the poller,
-// whose heads replace these).
+// whose heads replace these), as long as the claims made with them took no more jobs
+// than the producer may hold: heads read before an OVERDUE job appeared do not show
+// its range, and the claims made with them must not take more than that.
 const headsFor = time.Second
 
 // claimGate is a producer's claim decision: each time the producer looks, whether it
@@ -25,6 +27,8 @@ type claimGate struct {
 	timerAt   time.Time // the wake-up already set for the end of a batch wait
 	heads     []dbsqlc.JobClaimHeadsRow
 	headsAt   time.Time
+	// headsTook is how many jobs the claims made with these heads took.
+	headsTook int
 }
 
 type claimAction int
@@ -53,6 +57,8 @@ type claimDecision struct {
 // heads the poller just read for this queue (nil if none).
 func (g *claimGate) decide(now time.Time, paused bool, free, most int, busy bool, polled *polledHeads) claimDecision {
 	if polled != nil && polled.at.After(g.headsAt) {
+		// headsTook goes on counting: the poller's heads may have been read before
+		// the gate's own last claims, and do not restart the budget.
 		g.heads, g.headsAt = polled.rows, polled.at
 	}
 	if paused || free <= 0 {
@@ -71,7 +77,11 @@ func (g *claimGate) decide(now time.Time, paused bool, free, most int, busy bool
 		}
 		return d
 	}
-	if g.heads == nil || now.Sub(g.headsAt) > headsFor {
+	// Heads are used again for a second at most, and for no more jobs, this claim's
+	// included, than the producer may hold. So the claims that start after a job
+	// appears and do not see it take at most that many: an OVERDUE job in a range the
+	// heads did not show waits behind at most one producer's worth of jobs more.
+	if g.heads == nil || now.Sub(g.headsAt) > headsFor || g.headsTook+free > most {
 		return claimDecision{action: claimReadHeads}
 	}
 	return claimDecision{action: claimNow, n: free}
@@ -83,7 +93,7 @@ func (g *claimGate) gotHeads(now time.Time, heads []dbsqlc.JobClaimHeadsRow) boo
 	if len(heads) == 0 {
 		heads = nil
 	}
-	g.heads, g.headsAt = heads, now
+	g.heads, g.headsAt, g.headsTook = heads, now, 0
 	return heads != nil
 }
 
@@ -91,6 +101,7 @@ func (g *claimGate) gotHeads(now time.Time, heads []dbsqlc.JobClaimHeadsRow) boo
 // that failed or found nothing makes the heads be read again next time.
 func (g *claimGate) claimed(now time.Time, n int, err error) {
 	g.lastClaim = now
+	g.headsTook += n
 	if err != nil || n == 0 {
 		g.heads = nil
 	}

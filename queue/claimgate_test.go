@@ -55,6 +55,24 @@ func TestClaimGate(t *testing.T) {
 			want: claimDecision{action: claimNow, n: 2},
 		},
 		{
+			name: "heads that served claims of as many jobs as the producer may hold: read again",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0; g.headsTook = 900 },
+			now:  t0.Add(batchWait), free: 800, most: 1010, busy: true,
+			want: claimDecision{action: claimReadHeads},
+		},
+		{
+			name: "heads that served fewer: claim with them",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0; g.headsTook = 210 },
+			now:  t0.Add(batchWait), free: 800, most: 1010, busy: true,
+			want: claimDecision{action: claimNow, n: 800},
+		},
+		{
+			name: "the poller's newer heads do not restart the count",
+			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0; g.headsTook = 900 },
+			now:  t0.Add(batchWait), free: 800, most: 1010, busy: true, polled: &polledHeads{rows: heads, at: t0.Add(time.Millisecond)},
+			want: claimDecision{action: claimReadHeads},
+		},
+		{
 			name: "one slot: never waits for a batch",
 			gate: func(g *claimGate) { fresh(g); g.lastClaim = t0 },
 			now:  t0.Add(time.Millisecond), free: 1, most: 1, busy: false,
@@ -85,9 +103,14 @@ func TestClaimGateAfterClaims(t *testing.T) {
 		t.Fatal("heads: nothing to claim")
 	}
 	g.claimed(t0, 5, nil)
-	if d := g.decide(t0.Add(batchWait), false, 10, 10, false, nil); d.action != claimNow {
+	if d := g.decide(t0.Add(batchWait), false, 5, 10, true, nil); d.action != claimNow {
 		t.Fatalf("after a claim that found work: %+v, want a claim with the same heads", d)
 	}
+	g.claimed(t0, 5, nil)
+	if d := g.decide(t0.Add(batchWait), false, 1, 10, true, nil); d.action != claimReadHeads {
+		t.Fatalf("after claims of as many jobs as the producer may hold: %+v, want the heads read again", d)
+	}
+	g.gotHeads(t0, heads)
 	g.claimed(t0, 0, nil)
 	if d := g.decide(t0.Add(batchWait), false, 10, 10, false, nil); d.action != claimReadHeads {
 		t.Fatalf("after a claim that found nothing: %+v, want the heads read again", d)

@@ -108,3 +108,6 @@ func (c *Client) StartClaimedForTest(ctx context.Context, jobs []*JobRow, touche
 	}
 	return out
 }
+
+// AheadMax is the most jobs a producer holds claimed ahead of its slots.
+const AheadMax = aheadMax

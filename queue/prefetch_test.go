@@ -43,19 +43,22 @@ func (o *releaseCounter) Finished(job *queue.JobRow, state queue.State, _, _ tim
 	}
 }
 
-// TestPrefetchedJobsAreReleasedOnShutdown: while jobs are short a producer claims a
-// quarter of its slots ahead (the prefetch); when the worker stops, the jobs it claimed
-// ahead and never started go back to the queue with their attempt unspent, the running
-// ones finish, and nothing is left running.
+// TestPrefetchedJobsAreReleasedOnShutdown: while jobs are short a producer claims jobs
+// ahead of its slots (the prefetch: up to 100 ms of expected work, here every job
+// left); when the worker stops, the jobs it claimed ahead and never started go back to
+// the queue with their attempt unspent, the running ones finish, and nothing is left
+// running.
 func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 	t.Parallel()
-	const slots, fast = 40, 200
+	// ahead: the jobs left once the slots are blocked, all claimed ahead while the
+	// mean run time is under 1 ms (100 ms / 100).
+	const slots, fast, ahead = 40, 200, 100
 	// The running jobs end once the prefetched ones are released (if they never are,
 	// the grace period ends them, and they are released too: the test fails).
 	gate := make(chan struct{})
 	var once sync.Once
 	obs := &releaseCounter{onRelease: func(n int) {
-		if n == slots/4 {
+		if n == ahead {
 			once.Do(func() { close(gate) })
 		}
 	}}
@@ -63,9 +66,9 @@ func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 	var started atomic.Int32
 	b.work = func(ctx context.Context, j *queue.Job[testArgs]) error {
 		if started.Add(1) <= fast {
-			// Short jobs: the prefetch turns on. They return at once rather than
-			// sleep: on a loaded machine a 1 ms sleep can take longer than the
-			// prefetch's 5 ms mark, and the prefetch then (rightly) stays off.
+			// Short jobs: the prefetch grows. They return at once rather than
+			// sleep, so that even on a loaded machine the mean run time stays far
+			// under the 1 ms that lets every remaining job be claimed ahead.
 			return nil
 		}
 		select { // then every slot holds a job until the worker is stopping
@@ -75,7 +78,7 @@ func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	ps := make([]queue.InsertParams, 1000)
+	ps := make([]queue.InsertParams, fast+slots+ahead)
 	for i := range ps {
 		ps[i] = queue.InsertParams{Kind: "test", Args: json.RawMessage(`{}`)}
 	}
@@ -87,13 +90,13 @@ func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = b.client.Work(workCtx) }()
 
-	// The slots fill with blocked jobs, and the prefetch with a quarter more: jobs
-	// claimed and not started.
+	// The slots fill with blocked jobs, and the prefetch with the rest: jobs claimed
+	// and not started.
 	deadline := time.Now().Add(30 * time.Second)
-	for started.Load() != fast+slots || obs.claimedSoFar()-int(started.Load()) != slots/4 {
+	for started.Load() != fast+slots || obs.claimedSoFar()-int(started.Load()) != ahead {
 		if time.Now().After(deadline) {
 			t.Fatalf("after 30 s: %d started, %d claimed; want %d started and %d more claimed ahead",
-				started.Load(), obs.claimedSoFar(), fast+slots, slots/4)
+				started.Load(), obs.claimedSoFar(), fast+slots, ahead)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -113,8 +116,8 @@ func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 	obs.mu.Lock()
 	released := obs.released
 	obs.mu.Unlock()
-	if len(released) != slots/4 {
-		t.Fatalf("%d jobs released, want the %d prefetched", len(released), slots/4)
+	if len(released) != ahead {
+		t.Fatalf("%d jobs released, want the %d prefetched", len(released), ahead)
 	}
 	for _, id := range released {
 		var state string

@@ -18,6 +18,21 @@ const (
 // classOrder is the claim order of the classes.
 var classOrder = []Class{ClassOverdue, ClassUrgent, ClassNormal}
 
+// numClasses is the number of classes.
+const numClasses = 3
+
+// rank is the class's place in classOrder: 0 for OVERDUE.
+func (c Class) rank() int {
+	switch c {
+	case ClassOverdue:
+		return 0
+	case ClassUrgent:
+		return 1
+	default:
+		return 2
+	}
+}
+
 // SLA is a kind's service level: a job is URGENT once older than Urgent and OVERDUE
 // once older than Deadline, counting from when it first became due.
 type SLA struct {
