@@ -144,10 +144,13 @@ run: build ## build, start a private MariaDB (unless IACTQ_DSN is set), migrate,
 	export IACTQ_DSN=$$worker_dsn IACTQ_BINLOG_DSN="$${IACTQ_BINLOG_DSN:-}"; \
 	exec $(BIN) work --log-format console --http $(RUN_HTTP)
 
-bench: build ## the benchmark (iactq bench) on a private MariaDB (.iactq/bench); BENCH_FLAGS=--quick for a short run
+bench: build ## the benchmark (iactq bench) on private MariaDB servers, binary log on (.iactq/bench) and off (.iactq/bench-nolog); BENCH_FLAGS=--quick for a short run
 	@scripts/db.sh up bench >/dev/null; \
+	IACTQ_DB_BINLOG=off scripts/db.sh up bench-nolog >/dev/null; \
+	. .iactq/bench-nolog/env; \
+	off_dsn=$$IACTQ_ADMIN_DSN; \
 	. .iactq/bench/env; \
-	IACTQ_DSN="$$IACTQ_ADMIN_DSN" IACTQ_BINLOG_DSN="$$IACTQ_BINLOG_DSN" $(BIN) bench $(BENCH_FLAGS)
+	IACTQ_DSN="$$IACTQ_ADMIN_DSN" IACTQ_BINLOG_DSN="$$IACTQ_BINLOG_DSN" IACTQ_BENCH_BINLOG_OFF_DSN="$$off_dsn" $(BIN) bench $(BENCH_FLAGS)
 
 chaos: build ## fault injection, six scenarios (crashing workers, the database going away, contention, bad input, least privilege, a Galera cluster) on private servers; CHAOS_FLAGS=--short for the short run
 	go run ./chaos/cmd --bin $(BIN) --root $(CURDIR) $(CHAOS_FLAGS)

@@ -28,15 +28,19 @@ import (
 
 // Options choose what to measure and how much.
 type Options struct {
-	AdminDSN  string   // a user that may create the scratch database and migrate it
-	BinlogDSN string   // optional: measure binlog wake-ups too
-	Binary    string   // the iactq binary, for worker processes
-	Database  string   // scratch database (default iactq_bench); dropped and recreated
-	Runs      int      // repetitions of each figure; the median is reported (default 3)
-	DrainJobs int      // jobs per drain (default 100 000)
-	Backlogs  []int    // backlog sizes for the claim cost (default 0, 100 000, 1 000 000)
-	Latency   int      // jobs per latency run (default 200)
-	Steps     []string // which steps to run (default all; see Steps)
+	AdminDSN  string // a user that may create the scratch database and migrate it
+	BinlogDSN string // optional: measure binlog wake-ups too
+	// BinlogOffDSN is optional: an admin DSN of a server with the binary log off (as
+	// MariaDB ships), where issue 13's steps measure their polling fleets and the drain
+	// at the defaults. Default: the AdminDSN server.
+	BinlogOffDSN string
+	Binary       string   // the iactq binary, for worker processes
+	Database     string   // scratch database (default iactq_bench); dropped and recreated
+	Runs         int      // repetitions of each figure; the median is reported (default 3)
+	DrainJobs    int      // jobs per drain (default 100 000)
+	Backlogs     []int    // backlog sizes for the claim cost (default 0, 100 000, 1 000 000)
+	Latency      int      // jobs per latency run (default 200)
+	Steps        []string // which steps to run (default all; see Steps)
 	// SustainWindow is how long a producer rate must keep the backlog flat (default 30 s).
 	SustainWindow time.Duration
 	// MemoryBusy is how long the memory step keeps its jobs in flight (default 10 s).
@@ -143,23 +147,40 @@ type env struct {
 	q      *benchdb.Queries
 	client *queue.Client
 	dir    string
+	logBin string // the server's @@log_bin
+	// off is where fleets that poll run (the defaults): the binary-log-off server of
+	// Options.BinlogOffDSN, else this one.
+	off *env
 }
 
 // Run measures everything and returns the report.
 func Run(ctx context.Context, opts Options) (*Report, error) {
 	opts.defaults()
-	e, err := setup(ctx, opts)
+	e, err := setup(ctx, opts, opts.AdminDSN)
 	if err != nil {
 		return nil, err
 	}
 	defer e.close()
+	e.off = e
 	rep := &Report{Started: time.Now().UTC()}
-	var version, flush, binlog, pool string
-	if err := e.db.QueryRowContext(ctx, "SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@log_bin, @@innodb_buffer_pool_size").Scan(&version, &flush, &binlog, &pool); err != nil {
+	var version, flush, pool string
+	if err := e.db.QueryRowContext(ctx, "SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@log_bin, @@innodb_buffer_pool_size").Scan(&version, &flush, &e.logBin, &pool); err != nil {
 		return nil, fmt.Errorf("read server settings: %w", err)
 	}
 	rep.Server = version
-	rep.Settings = fmt.Sprintf("innodb_flush_log_at_trx_commit=%s, log_bin=%s, innodb_buffer_pool_size=%s; %d run(s) per figure, medians", flush, binlog, pool, opts.Runs)
+	rep.Settings = fmt.Sprintf("innodb_flush_log_at_trx_commit=%s, log_bin=%s, innodb_buffer_pool_size=%s; %d run(s) per figure, medians", flush, e.logBin, pool, opts.Runs)
+	if opts.BinlogOffDSN != "" {
+		offOpts := opts
+		offOpts.Database += "_off" // the server may be the same one
+		if e.off, err = setup(ctx, offOpts, opts.BinlogOffDSN); err != nil {
+			return nil, fmt.Errorf("the binary-log-off server: %w", err)
+		}
+		defer e.off.close()
+		if err := e.off.db.QueryRowContext(ctx, "SELECT VERSION(), @@innodb_flush_log_at_trx_commit, @@log_bin, @@innodb_buffer_pool_size").Scan(&version, &flush, &e.off.logBin, &pool); err != nil {
+			return nil, fmt.Errorf("read the binary-log-off server's settings: %w", err)
+		}
+		rep.Settings += fmt.Sprintf("; issue 13's polling fleets and drain at the defaults on a second server: %s, innodb_flush_log_at_trx_commit=%s, log_bin=%s, innodb_buffer_pool_size=%s", version, flush, e.off.logBin, pool)
+	}
 
 	steps := map[string]func(context.Context, *Report) error{
 		"enqueue":        e.enqueue,
@@ -185,12 +206,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func setup(ctx context.Context, opts Options) (*env, error) {
-	cfg, err := mysql.ParseDSN(opts.AdminDSN)
+// setup creates the scratch database on the server of adminDSN.
+func setup(ctx context.Context, opts Options, adminDSN string) (*env, error) {
+	cfg, err := mysql.ParseDSN(adminDSN)
 	if err != nil {
-		return nil, fmt.Errorf("admin DSN: %s", queue.RedactDSN(opts.AdminDSN))
+		return nil, fmt.Errorf("admin DSN: %s", queue.RedactDSN(adminDSN))
 	}
-	root, err := queue.OpenDB(opts.AdminDSN)
+	root, err := queue.OpenDB(adminDSN)
 	if err != nil {
 		return nil, err
 	}

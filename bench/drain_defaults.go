@@ -14,8 +14,10 @@ const (
 
 // drainDefaults measures one `iactq work` at its defaults (no config file: queue
 // "default" at its default concurrency) draining DrainJobs noop jobs, and the floor at
-// batch 1 000 right after it, in each run.
+// batch 1 000 right after it, in each run; on the binary-log-off server when the run
+// has one.
 func (e *env) drainDefaults(ctx context.Context, rep *Report) error {
+	e = e.off
 	var rates, floor, shares []float64
 	for run := 0; run < e.opts.Runs; run++ {
 		rate, err := e.drainOnce(ctx, 1, wakeupQueue, "")
@@ -29,7 +31,7 @@ func (e *env) drainDefaults(ctx context.Context, rep *Report) error {
 		fmt.Fprintf(e.opts.Progress, "bench: drain at the defaults %.0f jobs/s, floor at batch %d %.0f jobs/s\n", rate, defaultsFloorBatch, f)
 		rates, floor, shares = append(rates, rate), append(floor, f), append(shares, 100*rate/f)
 	}
-	rep.add(fmt.Sprintf("drain %d noop jobs, 1 process at the defaults", e.opts.DrainJobs), "jobs/s", rates, "iactq work with only a DSN")
+	rep.add(fmt.Sprintf("drain %d noop jobs, 1 process at the defaults", e.opts.DrainJobs), "jobs/s", rates, "iactq work with only a DSN, log_bin="+e.logBin)
 	rep.add(fmt.Sprintf("floor: SQL loop, 1 claimer, batch %d", defaultsFloorBatch), "jobs/s", floor, "")
 	f := rep.add(fmt.Sprintf("drain at the defaults as a share of the floor at batch %d", defaultsFloorBatch), "%", shares, "median of the runs' shares")
 	rep.atLeast(fmt.Sprintf("drain at the defaults, share of the floor at batch %d", defaultsFloorBatch), defaultsShareLimit, f.Median, "%", "")

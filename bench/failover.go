@@ -33,7 +33,7 @@ func (e *env) failover(ctx context.Context, rep *Report) error {
 		var resumed, elected []float64
 		late := 0
 		for run := 0; run < e.opts.Runs; run++ {
-			r, err := e.failoverOnce(ctx, m)
+			r, err := m.env.failoverOnce(ctx, m)
 			if err == errNoLeaderField {
 				fmt.Fprintf(e.opts.Progress, "bench: failover: %v\n", err)
 				rep.notMeasured(fmt.Sprintf("%s <= %s s", target, num(failoverLimit)), err.Error())
@@ -52,7 +52,7 @@ func (e *env) failover(ctx context.Context, rep *Report) error {
 		if resumed == nil {
 			continue
 		}
-		note := fmt.Sprintf("%d processes at the defaults; a plain SQL insert right after the kill, to its start", e.opts.FailoverProcs)
+		note := fmt.Sprintf("%d processes at the defaults, %s; a plain SQL insert right after the kill, to its start", e.opts.FailoverProcs, m.server())
 		if late > 0 {
 			note += fmt.Sprintf("; in %d run(s) the job had not started after %s (counted as %s)", late, failoverWait, failoverWait)
 		}

@@ -6,23 +6,27 @@ import (
 	"time"
 )
 
-// mode is how a fleet's idle workers learn of new work: the defaults (`iactq work` with
-// only a DSN: polling, as on a server with the binary log off), or following the binary
-// log through a replication DSN, as on a server that ships with it on (MySQL 8).
+// mode is how a fleet's idle workers learn of new work, and the server they run on:
+// the defaults (`iactq work` with only a DSN: polling) on the binary-log-off server
+// when the run has one (as MariaDB ships), or following the binary log through a
+// replication DSN on the main server (as MySQL 8 ships, binary log on).
 type mode struct {
 	name   string
 	binlog bool
+	env    *env
 }
-
-var polling = mode{"polling", false}
 
 // modes are polling, and the binary log when the run has a replication DSN.
 func (e *env) modes() []mode {
-	if e.opts.BinlogDSN == "" {
-		return []mode{polling}
+	ms := []mode{{"polling", false, e.off}}
+	if e.opts.BinlogDSN != "" {
+		ms = append(ms, mode{"binlog", true, e})
 	}
-	return []mode{polling, {"binlog", true}}
+	return ms
 }
+
+// server says which server a mode ran on, for the figures' notes.
+func (m mode) server() string { return "log_bin=" + m.env.logBin }
 
 // startFleet starts n worker processes at the defaults (no config file: queue
 // "default" × 10) and waits until all of them are registered.

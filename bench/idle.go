@@ -17,15 +17,15 @@ const (
 // worker processes at the defaults: the server's Questions counter over IdleWindow,
 // after IdleWarmup, less the bench's own read of it.
 func (e *env) idle(ctx context.Context, rep *Report) error {
-	if err := e.q.BenchClear(ctx); err != nil {
-		return err
-	}
 	for _, m := range e.modes() {
+		if err := m.env.q.BenchClear(ctx); err != nil {
+			return err
+		}
 		medians := make(map[int]float64)
 		for _, n := range e.opts.IdleProcs {
 			var runs []float64
 			for run := 0; run < e.opts.Runs; run++ {
-				qps, err := e.idleOnce(ctx, n, m)
+				qps, err := m.env.idleOnce(ctx, n, m)
 				if err != nil {
 					return err
 				}
@@ -33,7 +33,7 @@ func (e *env) idle(ctx context.Context, rep *Report) error {
 				runs = append(runs, qps)
 			}
 			f := rep.add(fmt.Sprintf("idle fleet, %d process(es) (%s)", n, m.name), "queries/s", runs,
-				fmt.Sprintf("server's Questions over %s after %s, defaults", e.opts.IdleWindow, e.opts.IdleWarmup))
+				fmt.Sprintf("server's Questions over %s after %s, defaults, %s", e.opts.IdleWindow, e.opts.IdleWarmup, m.server()))
 			medians[n] = f.Median
 		}
 		e.idleTargets(rep, m, medians)

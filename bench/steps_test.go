@@ -13,7 +13,8 @@ import (
 // TestIssue13StepsEndToEnd runs the idle, wakeup, failover and drain-defaults steps at
 // tiny sizes against the test server with real `iactq work` processes, and checks that
 // each produces its figures and its rows of the targets table (not how fast anything is:
-// that is the benchmark's job).
+// that is the benchmark's job). The test server stands in for the binary-log-off server
+// too (another scratch database on it).
 func TestIssue13StepsEndToEnd(t *testing.T) {
 	admin, binlog, bin := os.Getenv("IACTQ_TEST_ADMIN_DSN"), os.Getenv("IACTQ_TEST_BINLOG_DSN"), os.Getenv("IACTQ_BIN")
 	if admin == "" || binlog == "" || bin == "" {
@@ -22,7 +23,7 @@ func TestIssue13StepsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	rep, err := Run(ctx, Options{
-		AdminDSN: admin, BinlogDSN: binlog, Binary: bin, Database: "iactq_bench_test",
+		AdminDSN: admin, BinlogDSN: binlog, BinlogOffDSN: admin, Binary: bin, Database: "iactq_bench_test",
 		Runs: 1, DrainJobs: 500, Latency: 5,
 		IdleProcs: []int{1, 2}, IdleWarmup: 500 * time.Millisecond, IdleWindow: time.Second,
 		WakeupProcs: []int{1, 2}, FailoverProcs: 2,
@@ -77,6 +78,9 @@ func TestIssue13StepsEndToEnd(t *testing.T) {
 		default:
 			t.Errorf("target %+v: want a measured median judged pass or fail", tg)
 		}
+	}
+	if !strings.Contains(rep.Settings, "issue 13's polling fleets and drain at the defaults on a second server") {
+		t.Errorf("settings %q do not name the binary-log-off server", rep.Settings)
 	}
 	var out bytes.Buffer
 	rep.Print(&out)

@@ -21,7 +21,7 @@ func (e *env) wakeup(ctx context.Context, rep *Report) error {
 		for _, n := range e.opts.WakeupProcs {
 			var p50, p99 []float64
 			for run := 0; run < e.opts.Runs; run++ {
-				micros, err := e.wakeupOnce(ctx, n, m)
+				micros, err := m.env.wakeupOnce(ctx, n, m)
 				if err != nil {
 					return err
 				}
@@ -29,7 +29,7 @@ func (e *env) wakeup(ctx context.Context, rep *Report) error {
 				fmt.Fprintf(e.opts.Progress, "bench: wakeup, %d process(es), %s: p50 %.1f ms, p99 %.1f ms\n", n, m.name, at(0.5), at(0.99))
 				p50, p99 = append(p50, at(0.5)), append(p99, at(0.99))
 			}
-			note := fmt.Sprintf("%d plain SQL inserts per run, defaults", e.opts.Latency)
+			note := fmt.Sprintf("%d plain SQL inserts per run, defaults, %s", e.opts.Latency, m.server())
 			f50 := rep.add(fmt.Sprintf("enqueue-to-start p50, %d process(es) (%s)", n, m.name), "ms", p50, note)
 			f99 := rep.add(fmt.Sprintf("enqueue-to-start p99, %d process(es) (%s)", n, m.name), "ms", p99, "")
 			limits := wakeupLimits[m.name]

@@ -15,6 +15,9 @@
 #   name; when that port is taken at start, the next free of +100, +200, ...;
 #   IACTQ_DB_PORT overrides.
 # IACTQ_DB_RESET=1 wipes .iactq/NAME/ before `up`.
+# IACTQ_DB_BINLOG=off starts the server with the binary log off, as MariaDB ships
+# (`make bench` runs such a server too, for the measurements at the defaults); the
+# default is on, with binlog_format=ROW, for binary-log wake-ups.
 #
 # The server reads only .iactq/NAME/my.cnf (--defaults-file), never /etc/mysql, so a
 # system MariaDB/MySQL service on the same machine is neither used nor touched.
@@ -33,7 +36,8 @@ usage() {
 	cat >&2 <<EOF
 usage: $PROG up|down|status|env [NAME]
   NAME defaults to "run"; instances are independent (make test uses "test").
-  env: IACTQ_DB_PORT overrides the port, IACTQ_DB_RESET=1 wipes the instance on "up".
+  env: IACTQ_DB_PORT overrides the port, IACTQ_DB_RESET=1 wipes the instance on "up",
+  IACTQ_DB_BINLOG=off starts it with the binary log off.
 EOF
 	exit 2
 }
@@ -214,12 +218,18 @@ innodb_buffer_pool_dump_at_shutdown = 0
 innodb_buffer_pool_load_at_startup  = 0
 max_connections         = 500
 max_allowed_packet      = 64M
+server_id               = 1
+EOF
+	if [[ ${IACTQ_DB_BINLOG:-on} == off ]]; then
+		echo "# IACTQ_DB_BINLOG=off: the binary log is off, as MariaDB ships." >>"$CNF"
+	else
+		cat >>"$CNF" <<EOF
 # The binary log lets workers wake the moment a job is inserted (IACTQ_BINLOG_DSN).
 log-bin                 = mysql-bin
 binlog_format           = ROW
-server_id               = 1
 binlog_expire_logs_seconds = 86400
 EOF
+	fi
 }
 
 write_client_cnf() { # $1 = root password (may be empty)

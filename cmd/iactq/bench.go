@@ -22,6 +22,7 @@ func (a *app) benchCmd() *cobra.Command {
 		backlogs  string
 		jsonPath  string
 		binlogDSN string
+		offDSN    string
 		database  string
 		only      string
 		window    time.Duration
@@ -53,7 +54,10 @@ Questions counter over --idle-window after --idle-warmup); enqueue-to-start p50/
 with 1 and 50 processes for plain SQL inserts; failover — the leader that 'iactq
 workers --json' reports is sent SIGKILL and a job inserted at once, timed to its start;
 and a noop drain by one process at the defaults next to the floor at batch 1 000. Each
-target of the issue is shown with its median and PASS or FAIL.
+target of the issue is shown with its median and PASS or FAIL. Given --binlog-off-dsn
+(a server with the binary log off, as MariaDB ships; make bench starts one), the
+polling fleets and the drain at the defaults run there; the binary-log fleets run on
+the --dsn server, which needs log_bin=ON and binlog_format=ROW.
 
 Steps, in order (--only picks some): enqueue, drain, latency, backlog, sustained,
 memory, idle, wakeup, failover, drain-defaults.
@@ -72,6 +76,9 @@ shared and noisy: compare figures of one run, not across runs.`,
 			if binlogDSN == "" {
 				binlogDSN = a.getenv("IACTQ_BINLOG_DSN")
 			}
+			if offDSN == "" {
+				offDSN = a.getenv("IACTQ_BENCH_BINLOG_OFF_DSN")
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return err
@@ -79,7 +86,7 @@ shared and noisy: compare figures of one run, not across runs.`,
 			if window <= 0 {
 				return usagef("--sustain-window: %s is not a duration above zero", window)
 			}
-			opts := bench.Options{AdminDSN: dsn, BinlogDSN: binlogDSN, Binary: exe, Database: database, Runs: runs, DrainJobs: drainJobs, SustainWindow: window, Progress: a.stderr}
+			opts := bench.Options{AdminDSN: dsn, BinlogDSN: binlogDSN, BinlogOffDSN: offDSN, Binary: exe, Database: database, Runs: runs, DrainJobs: drainJobs, SustainWindow: window, Progress: a.stderr}
 			if quick {
 				opts.Runs, opts.DrainJobs, opts.Backlogs, opts.Latency = 1, 10_000, []int{0, 10_000, 100_000}, 50
 				opts.MemoryBusy = 3 * time.Second
@@ -142,6 +149,7 @@ shared and noisy: compare figures of one run, not across runs.`,
 	cmd.Flags().StringVar(&backlogs, "backlogs", "", "backlog sizes for the claim cost (default 0,100000,1000000)")
 	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "measure binary-log wake-ups with this replication DSN (default $IACTQ_BINLOG_DSN)")
+	cmd.Flags().StringVar(&offDSN, "binlog-off-dsn", "", "admin DSN of a server with the binary log off, for the polling fleets and the drain at the defaults (default $IACTQ_BENCH_BINLOG_OFF_DSN, else --dsn)")
 	cmd.Flags().StringVar(&database, "database", "iactq_bench", "scratch database, dropped and recreated")
 	cmd.Flags().StringVar(&only, "only", "", "run only these steps, comma-separated: "+strings.Join(bench.Steps, ", "))
 	cmd.Flags().DurationVar(&idleWarm, "idle-warmup", 10*time.Second, "how long idle fleets run before their queries are counted")
