@@ -190,7 +190,7 @@ cmd_run() {
 		sleep 0.1
 	done
 	[ -n "${pid:-}" ] || die "no init process in the container"
-	in_container() { nsenter -t "$pid" -m -u -i -n -p -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+	in_container() { nsenter -t "$pid" -m -u -i -n -p -r -w -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
 	for _ in $(seq 1 240); do # systemctl answers once systemd's private socket is up
 		state=$(in_container timeout 120 systemctl is-system-running --wait 2>&1) || true
 		case $state in running | degraded | maintenance | stopping) break ;; esac
