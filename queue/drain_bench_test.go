@@ -15,12 +15,14 @@ import (
 )
 
 // BenchmarkDrain measures an in-process worker draining b.N pre-inserted jobs of a
-// kind that does nothing, at a few concurrencies: the engine's own overhead per job
-// (claim, dispatch, completion), with a profile a go test -cpuprofile can take.
+// kind that does nothing, at the default concurrency and a few more: the engine's own
+// overhead per job (claim, dispatch, completion), with a profile a go test -cpuprofile
+// can take. jobs/claim shows the claims' size: bounded by the work claimed ahead
+// (aheadMax for jobs this short), not by the slots.
 //
 //	make test RACE= TEST_PKGS=./queue TEST_FLAGS='-run XXX -bench Drain -benchtime 20000x'
 func BenchmarkDrain(b *testing.B) {
-	for _, concurrency := range []int{100, 500} {
+	for _, concurrency := range []int{queue.DefaultConfig().Queues["default"], 100, 500} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
 			db := queuetest.New(b)
 			reg := queue.NewRegistry()
