@@ -49,7 +49,8 @@ type Options struct {
 	// the baseline the targets compare the last with.
 	IdleProcs []int
 	// IdleWarmup and IdleWindow: how long idle fleets settle before the server's
-	// statement counter is read (default 10 s), and how long it is counted (default 30 s).
+	// statement counter is read (default 10 s), and how long it is counted (default a
+	// minute: the period of the slowest chores, so that each is counted once).
 	IdleWarmup, IdleWindow time.Duration
 	// WakeupProcs are the fleet sizes of the wakeup step (default 1, 50).
 	WakeupProcs []int
@@ -90,7 +91,7 @@ func (o *Options) defaults() {
 		o.IdleWarmup = 10 * time.Second
 	}
 	if o.IdleWindow <= 0 {
-		o.IdleWindow = 30 * time.Second
+		o.IdleWindow = time.Minute
 	}
 	if o.WakeupProcs == nil {
 		o.WakeupProcs = []int{1, 50}

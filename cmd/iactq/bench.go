@@ -153,7 +153,7 @@ shared and noisy: compare figures of one run, not across runs.`,
 	cmd.Flags().StringVar(&database, "database", "iactq_bench", "scratch database, dropped and recreated")
 	cmd.Flags().StringVar(&only, "only", "", "run only these steps, comma-separated: "+strings.Join(bench.Steps, ", "))
 	cmd.Flags().DurationVar(&idleWarm, "idle-warmup", 10*time.Second, "how long idle fleets run before their queries are counted")
-	cmd.Flags().DurationVar(&idleWin, "idle-window", 30*time.Second, "how long the queries of an idle fleet are counted")
+	cmd.Flags().DurationVar(&idleWin, "idle-window", time.Minute, "how long the queries of an idle fleet are counted (a minute holds every chore's period)")
 	cmd.Flags().DurationVar(&window, "sustain-window", 30*time.Second, "how long a producer rate must keep the backlog flat to count as sustained")
 	return cmd
 }
