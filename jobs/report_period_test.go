@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,6 +157,28 @@ func TestGroupDigits(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 950: "950", 3950: "3 950", 1204311: "1 204 311", -4500: "-4 500"} {
 		if got := groupDigits(n); got != want {
 			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestWaitEdges(t *testing.T) {
+	for _, c := range []struct {
+		threshold int
+		want      []int
+	}{
+		{0, []int{0, 10, 30, 60, 120, 300}},
+		{30, []int{0, 10, 30, 60, 120, 300}},
+		{5, []int{0, 5, 10, 30, 60, 120, 300}},
+		{90, []int{0, 10, 30, 60, 90, 120, 300}},
+		{600, []int{0, 10, 30, 60, 120, 300, 600}},
+	} {
+		if got := waitEdges(c.threshold); !slices.Equal(got, c.want) {
+			t.Errorf("waitEdges(%d) = %v, want %v", c.threshold, got, c.want)
+		}
+	}
+	for s, want := range map[int]string{0: "0 s", 45: "45 s", 60: "1 min", 90: "1.5 min", 600: "10 min", 61: "61 s"} {
+		if got := waitLabel(s); got != want {
+			t.Errorf("waitLabel(%d) = %q, want %q", s, got, want)
 		}
 	}
 }

@@ -127,6 +127,25 @@ func totals(r *Report) map[string]string {
 	return m
 }
 
+// checkRows compares every row of tbl, formatted, with want.
+func checkRows(t *testing.T, tbl *Table, want [][]string) {
+	t.Helper()
+	if tbl == nil {
+		t.Fatal("no such table")
+	}
+	var got [][]string
+	for _, r := range tbl.Rows {
+		cells := make([]string, len(r))
+		for i, v := range r {
+			cells[i] = FormatValue(v)
+		}
+		got = append(got, cells)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("table %s:\n got %q\nwant %q", tbl.Name, got, want)
+	}
+}
+
 func checkTotals(t *testing.T, r *Report, want map[string]string) {
 	t.Helper()
 	got := totals(r)
@@ -216,10 +235,36 @@ func TestAbandonmentReportFixture(t *testing.T) {
 		t.Errorf("message %q\nwant prefix      %q", body, wantMsg)
 	}
 
+	// By wait: the three abandoned calls (waits 5, 40 and 90 s), short ones too, each
+	// band wholly in or out of the rate.
+	checkRows(t, r.Result.Table("by_wait"), [][]string{
+		{"under 10 s", "0", "10", "1", "33.3", "33.3", "no (short)"},
+		{"10 s – 30 s", "10", "30", "0", "0", "33.3", "no (short)"},
+		{"30 s – 1 min", "30", "60", "1", "33.3", "66.7", "yes"},
+		{"1 min – 2 min", "60", "120", "1", "33.3", "100", "yes"},
+		{"2 min – 5 min", "120", "300", "0", "0", "100", "yes"},
+		{"5 min+", "300", "", "0", "0", "100", "yes"},
+	})
+
 	// Threshold 0: every abandoned call counts, 3 of 7 = 42.9%; 09:00 has two.
 	_, r = runReport(t, c, db, "abandonment_report", `{"period": "2026-11-02/2026-11-03", "threshold_seconds": 0}`)
 	checkTotals(t, r, map[string]string{"abandoned": "3", "short_abandoned": "0", "offered": "7", "abandon_rate_pct": "42.9",
 		"worst_hour": "2026-11-02 09:00", "worst_abandoned": "2", "worst_rate_pct": "50"})
+	if got := row(t, r.Result.Table("by_wait"), "under 10 s"); got[6] != "yes" {
+		t.Errorf("threshold 0: waits under 10 s are %q, want counted", got[6])
+	}
+
+	// Threshold 45, between two bands: it becomes an edge; the 40 s wait is short.
+	_, r = runReport(t, c, db, "abandonment_report", `{"period": "2026-11-02/2026-11-03", "threshold_seconds": 45, "flow_id": "main"}`)
+	checkRows(t, r.Result.Table("by_wait"), [][]string{
+		{"under 10 s", "0", "10", "1", "50", "50", "no (short)"},
+		{"10 s – 30 s", "10", "30", "0", "0", "50", "no (short)"},
+		{"30 s – 45 s", "30", "45", "1", "50", "100", "no (short)"},
+		{"45 s – 1 min", "45", "60", "0", "0", "100", "yes"},
+		{"1 min – 2 min", "60", "120", "0", "0", "100", "yes"},
+		{"2 min – 5 min", "120", "300", "0", "0", "100", "yes"},
+		{"5 min+", "300", "", "0", "0", "100", "yes"},
+	})
 
 	// By day, with a threshold above every wait: nothing counts, no worst day.
 	_, r = runReport(t, c, db, "abandonment_report", `{"period": "2026-11-01/2026-11-03", "threshold_seconds": 600, "granularity": "day"}`)

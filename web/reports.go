@@ -72,6 +72,7 @@ type reportView struct {
 	Charts  []template.HTML
 	NoData  string
 	Summary string
+	Period  string // as asked and as resolved, in the report's time zone, once
 }
 
 type kv struct{ Name, Value string }
@@ -177,6 +178,28 @@ func fieldLabel(name string) string {
 	return strings.ReplaceAll(name, "_", " ") + unit
 }
 
+// periodText is a report's period as asked and as resolved, in the report's time
+// zone, named once: "last 24h: 2026-12-02 19:16 to 2026-12-03 19:16 UTC, by hour".
+func periodText(res jobs.ReportResult) string {
+	loc, err := time.LoadLocation(res.Timezone)
+	if err != nil || res.Timezone == "" {
+		loc = time.UTC
+	}
+	from, to := res.Period.From.In(loc), res.Period.To.In(loc)
+	layout := "2006-01-02 15:04"
+	if from.Second() != 0 || to.Second() != 0 {
+		layout = time.DateTime
+	}
+	s := from.Format(layout) + " to " + to.Format(layout) + " " + loc.String()
+	if label := res.Period.Label; label != "" && label != from.Format(time.DateOnly)+"/"+to.Format(time.DateOnly) {
+		s = label + ": " + s
+	}
+	if res.Granularity != "" {
+		s += ", by " + res.Granularity
+	}
+	return s
+}
+
 // params lists a job's args as name: value, in the JSON's key order.
 func params(raw json.RawMessage) []kv {
 	var f jobs.Fields
@@ -193,6 +216,10 @@ func params(raw json.RawMessage) []kv {
 func (v *reportView) fill(rep *jobs.Report) {
 	res := rep.Result
 	v.Report, v.NoData, v.Summary = rep, res.NoData, res.Summary
+	// The Period row says the period as asked and as resolved, and the granularity:
+	// the args' own lines would say them a second time.
+	v.Params = slices.DeleteFunc(v.Params, func(p kv) bool { return p.Name == "period" || p.Name == "granularity" })
+	v.Period = periodText(res)
 	if j := v.Job; !j.AttemptedAt.IsZero() {
 		v.Waited = j.AttemptedAt.Sub(j.ScheduledAt)
 		if !j.FinishedAt.IsZero() {
@@ -276,6 +303,9 @@ func reportCharts(res *jobs.ReportResult) []template.HTML {
 		} else {
 			out = append(out, labelledChart("Average wait before abandoning by "+t.Columns[0], ls, 0,
 				[]series{{"avg abandoned wait", "s-wait", col(t, "avg_abandoned_wait_s")}}, false, secondsUnit))
+			if w := res.Table("by_wait"); w != nil {
+				out = append(out, byWaitChart(w, col(w, "abandoned"), labels(w, 0)))
+			}
 		}
 	case "call_volume_trend":
 		t := res.Table("intervals")
@@ -293,6 +323,26 @@ func reportCharts(res *jobs.ReportResult) []template.HTML {
 			[]series{{"continued or completed", "s-ok", zeroNaN(sum(col(t, "continued"), col(t, "completed")))}, {"dropped", "s-bad", zeroNaN(col(t, "dropped"))}}, true, countUnit))
 	}
 	return out
+}
+
+// byWaitChart draws the abandonment report's by_wait table: abandoned calls by how
+// long the caller waited, the bands in the rate apart from the short abandons.
+func byWaitChart(t *jobs.Table, abandoned []float64, labels []string) template.HTML {
+	counted := slices.Index(t.Columns, "counted")
+	in, short := make([]float64, len(t.Rows)), make([]float64, len(t.Rows))
+	for i, row := range t.Rows {
+		v := abandoned[i]
+		if math.IsNaN(v) {
+			v = 0
+		}
+		if counted >= 0 && counted < len(row) && jobs.FormatValue(row[counted]) == "yes" {
+			in[i] = v
+		} else {
+			short[i] = v
+		}
+	}
+	return labelledChart("Abandoned calls by wait before hanging up", labels, 1,
+		[]series{{"in the rate", "s-bad", in}, {"short abandons", "s-wait50", short}}, true, countUnit)
 }
 
 func sum(a, b []float64) []float64 {
