@@ -233,13 +233,16 @@ func (c *Client) Messages(ctx context.Context, recipient string, unreadOnly bool
 	return out, nil
 }
 
-// MarkRead marks messages as read.
-func (c *Client) MarkRead(ctx context.Context, ids []int64) error {
+// MarkRead marks messages as read and returns how many were unread.
+func (c *Client) MarkRead(ctx context.Context, ids []int64) (int64, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
-	_, err := c.store.q.MessageMarkRead(ctx, ids)
-	return err
+	n, err := c.store.q.MessageMarkRead(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("mark messages read: %w", err)
+	}
+	return n, nil
 }
 
 // Priority is one waiting job as the iactq_priorities view shows it.

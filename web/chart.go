@@ -63,6 +63,9 @@ func labelledChart(title string, labels []string, labelEvery int, ss []series, b
 		maxV = math.Max(maxV, stack)
 	}
 	maxV = niceCeil(maxV)
+	if whole(ss) && maxV/4 != math.Floor(maxV/4) {
+		maxV = math.Ceil(maxV/4) * 4 // counts: no "1.5 calls" on the axis
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, h, template.HTMLEscapeString(title))
 	fmt.Fprintf(&b, `<text class="chart-title" x="%.0f" y="14">%s</text>`, left, template.HTMLEscapeString(title))
@@ -122,6 +125,18 @@ func labelledChart(title string, labels []string, labelEvery int, ss []series, b
 	return template.HTML(b.String()) // every piece of text above is escaped or a number
 }
 
+// whole tells whether every value of the series is a whole number (counts).
+func whole(ss []series) bool {
+	for _, s := range ss {
+		for _, v := range s.values {
+			if !math.IsNaN(v) && v != math.Floor(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // niceCeil rounds v up to 1, 2, 4, 6 or 8 times a power of ten (at least 1), so that
 // quarters of it are round too.
 func niceCeil(v float64) float64 {
@@ -151,7 +166,7 @@ func secondsUnit(v float64) string {
 	case v < 1:
 		return fmt.Sprintf("%.0fms", v*1000)
 	case v < 120:
-		return fmt.Sprintf("%.1fs", v)
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", v), ".0") + "s"
 	case v < 7200:
 		return fmt.Sprintf("%.0fm", v/60)
 	}

@@ -50,16 +50,20 @@ func (s *Server) markRead(ctx context.Context, r *http.Request) (string, string,
 	if idText := r.PathValue("id"); idText != "" {
 		id, err := strconv.ParseInt(idText, 10, 64)
 		if err != nil || id <= 0 {
-			return idText, "", fmt.Errorf("invalid message id %q: %w", idText, errBadRequest)
+			return idText, "", fmt.Errorf("%w: invalid message id: it is a positive number", errBadRequest)
 		}
-		if err := s.o.Client.MarkRead(ctx, []int64{id}); err != nil {
+		n, err := s.o.Client.MarkRead(ctx, []int64{id})
+		if err != nil {
 			return idText, "", err
+		}
+		if n == 0 {
+			return idText, "", fmt.Errorf("message %d is not unread (read already, or no such message): %w", id, queue.ErrNotFound)
 		}
 		return idText, fmt.Sprintf("message %d marked read", id), nil
 	}
 	to := r.PostFormValue("to")
 	if !userName.MatchString(to) {
-		return "", "", fmt.Errorf("whose messages? %w", errBadRequest)
+		return "", "", fmt.Errorf("%w: whose messages? a name of 1 to 64 letters, digits, '.', '_', '@' or '-'", errBadRequest)
 	}
 	unread, err := s.o.Client.Messages(ctx, to, true, 1000)
 	if err != nil {
@@ -69,8 +73,9 @@ func (s *Server) markRead(ctx context.Context, r *http.Request) (string, string,
 	for i, m := range unread {
 		ids[i] = m.ID
 	}
-	if err := s.o.Client.MarkRead(ctx, ids); err != nil {
+	n, err := s.o.Client.MarkRead(ctx, ids)
+	if err != nil {
 		return to, "", err
 	}
-	return to, fmt.Sprintf("%d messages of %s marked read", len(ids), to), nil
+	return to, fmt.Sprintf("%d messages of %s marked read", n, to), nil
 }

@@ -208,7 +208,7 @@ func params(raw json.RawMessage) []kv {
 	}
 	out := make([]kv, len(f))
 	for i, x := range f {
-		out[i] = kv{x.Name, jobs.FormatValue(x.Value)}
+		out[i] = kv{fieldLabel(x.Name), jobs.FormatValue(x.Value)}
 	}
 	return out
 }
@@ -218,7 +218,7 @@ func (v *reportView) fill(rep *jobs.Report) {
 	v.Report, v.NoData, v.Summary = rep, res.NoData, res.Summary
 	// The Period row says the period as asked and as resolved, and the granularity:
 	// the args' own lines would say them a second time.
-	v.Params = slices.DeleteFunc(v.Params, func(p kv) bool { return p.Name == "period" || p.Name == "granularity" })
+	v.Params = slices.DeleteFunc(v.Params, func(p kv) bool { return p.Name == fieldLabel("period") || p.Name == fieldLabel("granularity") })
 	v.Period = periodText(res)
 	if j := v.Job; !j.AttemptedAt.IsZero() {
 		v.Waited = j.AttemptedAt.Sub(j.ScheduledAt)
@@ -237,7 +237,9 @@ func (v *reportView) fill(rep *jobs.Report) {
 		for _, row := range t.Rows {
 			cells := make([]string, len(row))
 			for i, c := range row {
-				cells[i] = jobs.FormatValue(c)
+				if cells[i] = jobs.FormatValue(c); cells[i] == "" {
+					cells[i] = "—" // not defined (a rate over no calls); the CSV leaves it empty
+				}
 			}
 			tv.Rows = append(tv.Rows, cells)
 		}
@@ -293,6 +295,15 @@ func reportCharts(res *jobs.ReportResult) []template.HTML {
 		ss := []series{{"answered", "s-ok", zeroNaN(col(t, "answered"))}, {"abandoned", "s-bad", zeroNaN(col(t, "abandoned"))}}
 		if res.Kind == "dashboard_metrics" {
 			ss = append(ss, series{"self-served", "s-wait50", zeroNaN(col(t, "self_served"))}, series{"dropped", "s-run", zeroNaN(col(t, "dropped"))})
+		} else {
+			// The bars add up to the calls column: short abandons, and the calls that
+			// never queued for an agent (self-served or dropped in the IVR).
+			short, calls := zeroNaN(col(t, "short_abandoned")), zeroNaN(col(t, "calls"))
+			other := make([]float64, len(calls))
+			for i := range calls {
+				other[i] = math.Max(calls[i]-ss[0].values[i]-ss[1].values[i]-short[i], 0)
+			}
+			ss = append(ss, series{"short abandons", "s-wait50", short}, series{"self-served or dropped", "s-run", other})
 		}
 		out = append(out, labelledChart("Calls by "+t.Columns[0], ls, 0, ss, true, countUnit))
 		out = append(out, labelledChart("Abandon rate (%) by "+t.Columns[0], ls, 0,

@@ -48,7 +48,7 @@ func (s *Server) sla(ctx context.Context, _ *http.Request) (string, any, error) 
 				row = &slaRow{Kind: kind, Cells: make([]slaCell, len(slaWindows))}
 				byKind[kind] = row
 			}
-			row.Cells[i] = slaCell{Finished: r.Completed + r.Discarded, Breached: r.Breached, Rate: r.BreachRate(), WaitP95: r.WorstWaitP95, Any: true}
+			row.Cells[i] = slaCell{Finished: r.Completed + r.Discarded, Breached: r.Breached, Rate: r.BreachRate(), WaitP95: r.WorstWaitP95, Any: r.Completed+r.Discarded > 0}
 		}
 	}
 	out := make([]slaRow, 0, len(byKind))

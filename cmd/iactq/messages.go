@@ -89,8 +89,8 @@ and warnings for ops from the maintenance kinds. iactq never sends e-mail.
 				}
 			}
 			if markRead && len(ids) > 0 {
-				if err := c.MarkRead(ctx, ids); err != nil {
-					return fmt.Errorf("mark messages read: %w", err)
+				if _, err := c.MarkRead(ctx, ids); err != nil {
+					return err
 				}
 			}
 			return nil
