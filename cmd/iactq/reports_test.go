@@ -76,6 +76,11 @@ func TestReportsShowAndList(t *testing.T) {
 	if out := c.ok("reports", "show", sid, "--csv", "--table", "intervals"); out != csv {
 		t.Errorf("--table intervals differs from the main table")
 	}
+	// Abandoned calls by wait: the one abandoned call waited 45 s.
+	if out := c.ok("reports", "show", sid, "--csv", "--table", "by_wait"); !strings.HasPrefix(out, "wait,from_s,to_s,abandoned,share_pct,cumulative_pct,counted\nunder 10 s,0,10,0,0,0,no (short)\n") ||
+		!strings.Contains(out, "\n30 s – 1 min,30,60,1,100,100,yes\n") || !strings.HasSuffix(out, "\n5 min+,300,,0,0,100,yes\n") {
+		t.Errorf("reports show --csv --table by_wait:\n%s", out)
+	}
 	var res map[string]any
 	if err := json.Unmarshal([]byte(c.ok("reports", "show", sid, "--json")), &res); err != nil || res["kind"] != "abandonment_report" {
 		t.Errorf("reports show --json: %v %v", res, err)

@@ -96,8 +96,12 @@ func writeSLA(w io.Writer, rows []queue.KindSLA, from time.Time) {
 		if kind == queue.RollupAll {
 			kind = "(all kinds)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.1f%%\t%s\t%s\n", kind, r.Enqueued, r.Started, r.Completed, r.Discarded, r.Breached,
-			100*r.BreachRate(), msDuration(r.WorstWaitP95), msDuration(r.WorstRunP95))
+		rate := "-" // no job finished: no rate (not 0.0%)
+		if r.Completed+r.Discarded > 0 {
+			rate = fmt.Sprintf("%.1f%%", 100*r.BreachRate())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", kind, r.Enqueued, r.Started, r.Completed, r.Discarded, r.Breached,
+			rate, msDuration(r.WorstWaitP95), msDuration(r.WorstRunP95))
 	}
 	tw.Flush()
 }
