@@ -317,9 +317,14 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list workers: %w", err)
 	}
+	lead, err := c.Leader(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]WorkerInfo, len(rows))
 	for i, r := range rows {
-		out[i] = WorkerInfo{ID: r.ID, Host: r.Host, PID: int(r.Pid), Queues: r.Queues, Kinds: r.Kinds.String, StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt}
+		out[i] = WorkerInfo{ID: r.ID, Host: r.Host, PID: int(r.Pid), Queues: r.Queues, Kinds: r.Kinds.String, StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt,
+			Leader: lead.Live && lead.WorkerID == r.ID}
 	}
 	return out, nil
 }
@@ -333,6 +338,9 @@ type WorkerInfo struct {
 	Kinds       string // comma-separated; "" for a build that did not record them
 	StartedAt   time.Time
 	HeartbeatAt time.Time
+	// Leader: this process is the fleet's leader (its lease holds): it runs the
+	// periodic chores and rings the doorbell idle workers wait on.
+	Leader bool
 }
 
 func toInt64(v any) int64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,7 +21,17 @@ type Client struct {
 	log       zerolog.Logger
 
 	testWorkerID int64 // the worker row of ClaimOnce, in tests
+
+	// What the leadership of a running Work does (leader.go), for Leading and tests.
+	leading     atomic.Bool
+	rings       atomic.Int64 // doorbell rings as leader
+	choreRounds atomic.Int64 // rounds of the leader's chores
+	heard       atomic.Int64 // rings this client's waiter heard
+	bellWaits   atomic.Int64 // waits on the doorbell this client's waiter began
 }
+
+// Leading tells whether this client's Work is the fleet's leader now.
+func (c *Client) Leading() bool { return c.leading.Load() }
 
 // NewClient returns a client over db (see OpenDB) running the kinds in registry.
 func NewClient(db *sql.DB, registry *Registry, cfg Config, log zerolog.Logger) (*Client, error) {

@@ -18,12 +18,17 @@ type Config struct {
 	// Schedules are the periodic jobs this process keeps going.
 	Schedules []Schedule
 
-	PollInterval time.Duration // how often idle workers look for work (50 ms)
-	// BinlogDSN, when set, is a DSN of a user with replication privileges: workers
-	// then follow the binary log to wake the moment a job is inserted, and poll only
-	// every IdlePollInterval (1 s) as a safety net. Without it, or while the binary
-	// log cannot be followed, they poll every PollInterval.
-	BinlogDSN         string
+	// PollInterval is how often the leader's watcher reads the claim heads for new
+	// work to wake idle workers for (10 ms), when it does not follow the binary log;
+	// while no leader rings, idle workers poll every 5 x PollInterval themselves.
+	PollInterval time.Duration
+	// BinlogDSN, when set, is a DSN of a user with replication privileges: the
+	// leader then follows the binary log to wake idle workers the moment a job is
+	// inserted. Without it, or while the binary log cannot be followed, it polls
+	// every PollInterval. docs/wakeups.md tells how.
+	BinlogDSN string
+	// IdlePollInterval is the safety net: how long an idle worker waits on the
+	// leader's doorbell without a ring before it looks for work itself (10 s).
 	IdlePollInterval  time.Duration
 	HeartbeatInterval time.Duration // how often a worker says it is alive (5 s)
 	RescueAfter       time.Duration // heartbeat age after which a worker is dead (30 s)
@@ -65,8 +70,8 @@ func DefaultConfig() Config {
 	return Config{
 		Queues:            map[string]int{"default": 10},
 		SLAs:              DefaultSLAs(),
-		PollInterval:      50 * time.Millisecond,
-		IdlePollInterval:  time.Second,
+		PollInterval:      10 * time.Millisecond,
+		IdlePollInterval:  10 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
 		RescueAfter:       30 * time.Second,
 		ShutdownGrace:     30 * time.Second,

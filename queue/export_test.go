@@ -111,3 +111,15 @@ func (c *Client) StartClaimedForTest(ctx context.Context, jobs []*JobRow, touche
 
 // AheadMax is the most jobs a producer holds claimed ahead of its slots.
 const AheadMax = aheadMax
+
+// ChoreRounds is how many rounds of the leader's chores this client's Work ran.
+func (c *Client) ChoreRounds() int64 { return c.choreRounds.Load() }
+
+// Rings is how many times this client's Work rang the doorbell as leader.
+func (c *Client) Rings() int64 { return c.rings.Load() }
+
+// RingsHeard is how many rings this client's waiter heard.
+func (c *Client) RingsHeard() int64 { return c.heard.Load() }
+
+// BellWaits is how many waits on the doorbell this client's waiter began.
+func (c *Client) BellWaits() int64 { return c.bellWaits.Load() }

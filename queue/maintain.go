@@ -10,15 +10,54 @@ import (
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
-// runMaintenance does the periodic chores every worker process shares, each safe to
-// run in many processes at once: promoting due jobs, refreshing paused queues,
-// stopping jobs cancelled by an operator, rescuing jobs of dead workers, and keeping
-// one occurrence of each schedule pending.
+// runMaintenance does the chores of every worker process, which cost no query while
+// the worker is idle: stopping its jobs cancelled by an operator (only while it runs
+// some), and releasing claims it does not know it holds (every 10 s while it works,
+// every 5 min when idle). The fleet's periodic chores run in the leader alone
+// (runLeaderChores).
 func (w *worker) runMaintenance(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var lastReconcile, lastPaused time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		w.chore(ctx, "stop cancelled jobs", w.stopCancelled)
+		busy := w.runningCount() > 0
+		// A worker claiming refreshes its paused queues every 5 s (the leader every
+		// second, for its watcher); an idle one when it looks for work.
+		if busy && time.Since(lastPaused) >= 5*time.Second && !w.c.leading.Load() {
+			lastPaused = time.Now()
+			w.chore(ctx, "refresh paused queues", w.refreshPaused)
+		}
+		reconcileEvery := 5 * time.Minute
+		if busy || time.Since(time.Unix(0, w.lastLook.Load())) < time.Minute {
+			reconcileEvery = 10 * time.Second
+		}
+		if time.Since(lastReconcile) >= reconcileEvery {
+			lastReconcile = time.Now()
+			w.chore(ctx, "release unknown claims", w.releaseUnknownClaims)
+		}
+	}
+}
+
+// runLeaderChores does the fleet's periodic chores while this process leads, each
+// only within a lease renewed moments ago (a leader paused and replaced does none
+// when it wakes): refreshing paused queues (for the watcher), promoting due jobs,
+// rescuing jobs of dead workers, discarding jobs of kinds no live worker runs,
+// keeping one occurrence of each schedule pending, deleting finished jobs past their
+// retention, and the SLA rollup. Each is safe to run in two processes at once, as
+// happens for a moment when leadership changes hands.
+func (w *worker) runLeaderChores(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	rescueEvery := max(w.c.cfg.RescueAfter/3, time.Second)
-	var lastRescue, lastHeal, lastReconcile, lastPrune, lastUnknown time.Time
+	var lastRescue, lastHeal, lastPrune, lastUnknown, lastRollup time.Time
+	// The first rollup a few seconds after election, then once a minute.
+	lastRollup = time.Now().Add(-rollupEvery + 5*time.Second)
 	// Jobs of kinds no live worker runs are looked for every 10 s, or every second
 	// when they are discarded at once.
 	unknownEvery := 10 * time.Second
@@ -26,6 +65,10 @@ func (w *worker) runMaintenance(ctx context.Context) {
 		unknownEvery = 0
 	}
 	for {
+		if !w.leaseFresh() {
+			goto wait
+		}
+		w.c.choreRounds.Add(1)
 		w.chore(ctx, "refresh paused queues", w.refreshPaused)
 		w.chore(ctx, "promote due jobs", func(ctx context.Context) error {
 			n, err := w.c.Promote(ctx)
@@ -36,17 +79,12 @@ func (w *worker) runMaintenance(ctx context.Context) {
 			}
 			return err
 		})
-		w.chore(ctx, "stop cancelled jobs", w.stopCancelled)
 		if time.Since(lastRescue) >= rescueEvery {
 			lastRescue = time.Now()
 			w.chore(ctx, "rescue jobs of dead workers", func(ctx context.Context) error {
 				_, err := w.c.Rescue(ctx)
 				return err
 			})
-		}
-		if time.Since(lastReconcile) >= 10*time.Second {
-			lastReconcile = time.Now()
-			w.chore(ctx, "release unknown claims", w.releaseUnknownClaims)
 		}
 		if time.Since(lastUnknown) >= unknownEvery {
 			lastUnknown = time.Now()
@@ -66,6 +104,14 @@ func (w *worker) runMaintenance(ctx context.Context) {
 				return err
 			})
 		}
+		if time.Since(lastRollup) >= rollupEvery {
+			lastRollup = time.Now()
+			w.chore(ctx, "SLA rollup", func(ctx context.Context) error {
+				_, err := w.c.Rollup(ctx)
+				return err
+			})
+		}
+	wait:
 		select {
 		case <-ctx.Done():
 			return
@@ -73,6 +119,9 @@ func (w *worker) runMaintenance(ctx context.Context) {
 		}
 	}
 }
+
+// rollupEvery is how often the leader brings the SLA rollup up to date.
+const rollupEvery = time.Minute
 
 func (w *worker) chore(ctx context.Context, what string, fn func(context.Context) error) {
 	if err := fn(ctx); err != nil && ctx.Err() == nil {

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/iact/iactq/queue/internal/dbsqlc"
@@ -10,37 +11,38 @@ import (
 
 // runPoller looks for available jobs of all this worker's queues in one cheap query
 // (a loose scan of the claim index) and wakes the producers of queues that have some.
-// It runs every PollInterval, or every IdlePollInterval while the binary log wakes it.
+// It looks when the waiter (doorbell.go) asks: at a ring of the leader's doorbell, at
+// the safety net's timeout, and every few PollIntervals while no leader rings.
 func (w *worker) runPoller(ctx context.Context) {
 	queues := make([]string, 0, len(w.producers))
 	for q := range w.producers {
 		queues = append(queues, q)
 	}
-	timer := time.NewTimer(w.c.cfg.PollInterval)
-	defer timer.Stop()
 	failures := 0
+	var lastPoll int64
 	for {
-		woken := false
 		select {
 		case <-ctx.Done():
 			return
-		case <-timer.C:
 		case <-w.pollNow:
-			woken = true
 		}
-		interval := w.c.cfg.PollInterval
-		if w.binlogOK.Load() {
-			interval = w.c.cfg.IdlePollInterval
+		// A ring (by the binary log above all) can come a moment before its row is
+		// visible to others: after one, look again briefly before giving up.
+		tries := 1
+		if w.rungAt.Load() > lastPoll {
+			tries = 3
 		}
+		lastPoll = time.Now().UnixNano()
 		if !w.anyFree() {
-			timer.Reset(interval)
 			continue
 		}
-		// A binlog event can arrive a moment before its row is visible to others:
-		// after a wake-up, look again briefly before giving up.
-		tries := 1
-		if woken {
-			tries = 5
+		// Only the leader refreshes the paused queues every second; another refreshes
+		// them when it looks while it has some paused (the claim checks the pause
+		// anyway: this only spares claims of a paused queue, and lets a resumed one go).
+		if len(*w.paused.Load()) > 0 && !w.c.leading.Load() {
+			if err := w.refreshPaused(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn().Err(err).Msg("refresh paused queues failed")
+			}
 		}
 		for try := 0; try < tries; try++ {
 			found, err := w.pollOnce(ctx, queues)
@@ -58,13 +60,6 @@ func (w *worker) runPoller(ctx context.Context) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(interval)
 	}
 }
 
@@ -94,8 +89,9 @@ func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
 	return found, nil
 }
 
-// binlogFollower prepares the binary-log wake-ups of this worker.
-func (w *worker) binlogFollower(ctx context.Context) (*binlogFollower, error) {
+// binlogFollower prepares the leader's binary-log follower: it sends on wake at each
+// new job, and sets ok while it follows.
+func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}, ok *atomic.Bool) (*binlogFollower, error) {
 	name, err := w.c.store.q.SessionDatabase(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the queue's database name: %w", err)
@@ -110,11 +106,11 @@ func (w *worker) binlogFollower(ctx context.Context) (*binlogFollower, error) {
 		log:    w.log,
 		wake: func() {
 			select {
-			case w.pollNow <- struct{}{}:
+			case wake <- struct{}{}:
 			default:
 			}
 		},
-		healthy: w.binlogOK.Store,
+		healthy: ok.Store,
 		columns: w.c.jobsColumns,
 	}, nil
 }

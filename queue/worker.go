@@ -43,8 +43,13 @@ type worker struct {
 	failing   time.Time // since when the completer fails to write; zero while it writes
 	unhealthy bool      // the observer was told so
 
-	pollNow  chan struct{} // a wake-up from the binary log
-	binlogOK atomic.Bool   // following the binary log: poll slowly
+	pollNow  chan struct{} // the waiter asks the poller to look for work
+	lastLook atomic.Int64  // unix nanoseconds of the last time the waiter asked
+	rungAt   atomic.Int64  // unix nanoseconds of the last ring the waiter heard
+
+	stand     chan struct{} // a waiter found no leader: stand for election
+	belled    chan struct{} // this process was elected and holds the doorbell
+	renewedAt atomic.Int64  // unix nanoseconds of the leader's last lease renewal
 
 	// regMu serialises touching and re-registering this worker's row; touchedAt is
 	// when a touch last found the row (a process paused past RescueAfter must not
@@ -68,6 +73,8 @@ func (c *Client) Work(ctx context.Context) error {
 		running:   map[int64]context.CancelCauseFunc{},
 		held:      map[int64]bool{},
 		pollNow:   make(chan struct{}, 1),
+		stand:     make(chan struct{}, 1),
+		belled:    make(chan struct{}, 1),
 	}
 	w.jobsCtx, w.cancelJobs = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer w.cancelJobs(ErrShuttingDown)
@@ -98,25 +105,19 @@ func (c *Client) Work(ctx context.Context) error {
 
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); w.runHeartbeat(bgCtx) }()
 	go func() { defer bg.Done(); w.runMaintenance(ctx) }()
-	if c.cfg.BinlogDSN != "" {
-		if f, err := w.binlogFollower(ctx); err != nil {
-			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
-		} else {
-			bg.Add(1)
-			go func() { defer bg.Done(); f.run(ctx) }()
-		}
-	}
+	go func() { defer bg.Done(); w.runLeadership(ctx) }()
 
 	var producersWG sync.WaitGroup
 	for _, p := range w.producers {
 		producersWG.Add(1)
 		go func() { defer producersWG.Done(); w.runProducer(ctx, p) }()
 	}
-	producersWG.Add(1)
+	producersWG.Add(2)
 	go func() { defer producersWG.Done(); w.runPoller(ctx) }()
+	go func() { defer producersWG.Done(); w.runWaiter(ctx) }()
 
 	<-ctx.Done()
 	c.cfg.Observer.Stopping()

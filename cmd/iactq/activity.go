@@ -198,9 +198,9 @@ func later(a, b time.Time) time.Time {
 func wakeupLog(log zerolog.Logger, cfg queue.Config, binlogFrom string) {
 	if cfg.BinlogDSN == "" {
 		log.Info().Str("wakeup", "polling").Dur("poll_interval", cfg.PollInterval).
-			Msgf("wake-ups: polling every %s, because no binary-log DSN is set (set IACTQ_BINLOG_DSN or --binlog-dsn to a replication user to wake the moment a job is inserted)", cfg.PollInterval)
+			Msgf("wake-ups: the leader polls every %s and rings the doorbell idle workers wait on, because no binary-log DSN is set (set IACTQ_BINLOG_DSN or --binlog-dsn to a replication user to ring the moment a job is inserted)", cfg.PollInterval)
 		return
 	}
-	log.Info().Str("wakeup", "binlog").Dur("poll_interval", cfg.IdlePollInterval).
-		Msgf("wake-ups: following the binary log, because %s is set; polling every %s as a safety net, and every %s if the log cannot be followed", binlogFrom, cfg.IdlePollInterval, cfg.PollInterval)
+	log.Info().Str("wakeup", "binlog").Dur("poll_interval", cfg.PollInterval).
+		Msgf("wake-ups: the leader follows the binary log, because %s is set, and rings the doorbell idle workers wait on; it polls every %s if the log cannot be followed", binlogFrom, cfg.PollInterval)
 }

@@ -41,7 +41,7 @@ func TestDefaults(t *testing.T) {
 	want := queue.Config{
 		Queues:            map[string]int{"default": 10, "reports": 4, "maintenance": 2},
 		SLAs:              queue.DefaultSLAs(),
-		PollInterval:      50 * time.Millisecond,
+		PollInterval:      10 * time.Millisecond,
 		HeartbeatInterval: 5 * time.Second,
 		RescueAfter:       30 * time.Second,
 		ShutdownGrace:     30 * time.Second,

@@ -50,14 +50,16 @@ its claim loop reaches the database and its completer records outcomes (one that
 cannot write for longer than heartbeat_interval makes the worker unhealthy), and keeps a STATUS= line such as
 "running 37/50, 3 OVERDUE, 5 URGENT, oldest 12m" that 'systemctl status' shows.
 
-Once a minute, workers roll up the finished minutes into iactq_sla_rollup (see
-'iactq sla --help').
-
-Idle workers look for new jobs every poll_interval (50 ms). With --binlog-dsn (or
-IACTQ_BINLOG_DSN), a DSN of a user with REPLICATION SLAVE and REPLICATION CLIENT
-(BINLOG MONITOR on MariaDB), they follow the server's binary log instead (log_bin
-on, binlog_format=ROW) and wake the moment a job is inserted, polling only every
-second as a safety net; if the log cannot be followed they poll as usual.
+One worker process of the fleet at a time is elected leader (see 'iactq workers'):
+it runs the periodic chores (promotion of due jobs, rescue of dead workers' jobs,
+schedules, pruning, and once a minute the SLA rollup into iactq_sla_rollup, see
+'iactq sla --help') and watches for new work. Idle workers wait on its doorbell, a
+row it holds locked, and wake when it rings; with no ring for 10 s they look
+themselves. The leader looks for new jobs every poll_interval (10 ms). With
+--binlog-dsn (or IACTQ_BINLOG_DSN), a DSN of a user with REPLICATION SLAVE and
+REPLICATION CLIENT (BINLOG MONITOR on MariaDB), it follows the server's binary log
+instead (log_bin on, binlog_format=ROW) and rings the moment a job is inserted; if
+the log cannot be followed it polls as usual. docs/wakeups.md tells the design.
 
 With IACTQ_EXEC_LOG=FILE every execution is appended to FILE as a JSON line
 (job_id, attempt, worker_pid, start, end, err), for checks that no job ran in two
@@ -159,10 +161,6 @@ places at once.`,
 			sdDone := make(chan struct{})
 			go func() { defer close(sdDone); sd.run(sdCtx) }()
 			defer func() { stopSD(); <-sdDone }()
-			rollupCtx, stopRollup := context.WithCancel(ctx)
-			rollupDone := make(chan struct{})
-			go func() { defer close(rollupDone); a.runRollup(rollupCtx, c) }()
-			defer func() { stopRollup(); <-rollupDone }()
 			actCtx, stopAct := context.WithCancel(context.WithoutCancel(ctx))
 			actDone := make(chan struct{})
 			go func() { defer close(actDone); act.run(actCtx) }()
@@ -301,26 +299,6 @@ func (a *app) serveHTTP(ctx context.Context, addr string, db *sql.DB, h http.Han
 		_ = srv.Shutdown(shutCtx)
 		<-done
 	}, nil
-}
-
-// runRollup keeps the SLA rollup (iactq_sla_rollup) up to date: once a minute, the
-// first time after a few seconds. Many workers may do it; one does the work.
-func (a *app) runRollup(ctx context.Context, c *queue.Client) {
-	t := time.NewTimer(time.Duration(5+time.Now().UnixNano()%10) * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := c.Rollup(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn().Err(err).Msg("SLA rollup failed")
-		} else if n > 0 {
-			a.log.Debug().Int("minutes", n).Msg("SLA rollup written")
-		}
-		t.Reset(time.Minute)
-	}
 }
 
 // journal appends one JSON line per job execution to a file.

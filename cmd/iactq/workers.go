@@ -17,6 +17,8 @@ func (a *app) workersCmd() *cobra.Command {
 queues, when it started and how long ago it last sent a heartbeat. A worker whose
 heartbeat is older than the config's rescue_after is presumed dead ("stale"): its
 running jobs are put back in the queue by the other workers, and its row removed.
+LEADER marks the one process elected leader: it runs the periodic chores and wakes
+the idle workers (docs/wakeups.md); "leader" is true for it in --json.
 --json also gives the kinds each worker's build runs (it claims only those).`,
 		Example: `  iactq workers
   iactq workers --json`,
@@ -45,6 +47,7 @@ running jobs are put back in the queue by the other workers, and its row removed
 					StartedAt   *string  `json:"started_at"`
 					HeartbeatAt *string  `json:"heartbeat_at"`
 					Stale       bool     `json:"stale"`
+					Leader      bool     `json:"leader"`
 				}
 				rows := make([]workerJSON, len(ws))
 				for i, w := range ws {
@@ -53,7 +56,7 @@ running jobs are put back in the queue by the other workers, and its row removed
 						kinds = strings.Split(w.Kinds, ",")
 					}
 					rows[i] = workerJSON{ID: w.ID, Host: w.Host, PID: w.PID, Queues: w.Queues, Kinds: kinds, StartedAt: jsonTime(w.StartedAt),
-						HeartbeatAt: jsonTime(w.HeartbeatAt), Stale: now.Sub(w.HeartbeatAt) > rescueAfter}
+						HeartbeatAt: jsonTime(w.HeartbeatAt), Stale: now.Sub(w.HeartbeatAt) > rescueAfter, Leader: w.Leader}
 				}
 				return writeJSON(out, rows)
 			}
@@ -62,13 +65,17 @@ running jobs are put back in the queue by the other workers, and its row removed
 				return nil
 			}
 			tw := newTable(out)
-			fmt.Fprintln(tw, "ID\tHOST\tPID\tQUEUES\tSTARTED\tHEARTBEAT\tSTATUS")
+			fmt.Fprintln(tw, "ID\tHOST\tPID\tQUEUES\tSTARTED\tHEARTBEAT\tSTATUS\tLEADER")
 			for _, w := range ws {
 				status := "alive"
 				if now.Sub(w.HeartbeatAt) > rescueAfter {
 					status = "stale"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", w.ID, w.Host, w.PID, w.Queues, when(w.StartedAt, now), relative(w.HeartbeatAt, now), status)
+				leader := ""
+				if w.Leader {
+					leader = "leader"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.Host, w.PID, w.Queues, when(w.StartedAt, now), relative(w.HeartbeatAt, now), status, leader)
 			}
 			return tw.Flush()
 		}),

@@ -31,7 +31,8 @@ const (
 	DupEntry            = 1062 // ER_DUP_ENTRY
 	TableAccessDenied   = 1142 // ER_TABLEACCESS_DENIED_ERROR
 	NoSuchTable         = 1146 // ER_NO_SUCH_TABLE
-	LockWaitTimeout     = 1205 // ER_LOCK_WAIT_TIMEOUT
+	LockWaitTimeout     = 1205 // ER_LOCK_WAIT_TIMEOUT (also MariaDB's answer to NOWAIT)
+	LockNowait          = 3572 // ER_LOCK_NOWAIT (MySQL: a NOWAIT read found the row locked)
 	Deadlock            = 1213 // ER_LOCK_DEADLOCK (also Galera's certification failure)
 	QueryInterrupted    = 1317 // ER_QUERY_INTERRUPTED (KILL QUERY)
 	ConnectionKilled    = 1927 // ER_CONNECTION_KILLED (MariaDB)
@@ -49,6 +50,13 @@ func Number(err error) uint16 {
 		return me.Number
 	}
 	return 0
+}
+
+// IsLockBusy tells whether err says a locking read found its row locked by another
+// session: it waited its lock wait timeout, or did not wait at all (NOWAIT).
+func IsLockBusy(err error) bool {
+	n := Number(err)
+	return n == LockWaitTimeout || n == LockNowait
 }
 
 // IsLockConflict tells whether err is a deadlock or a lock-wait timeout: the statement

@@ -243,6 +243,12 @@ type IactqDeployStep struct {
 	FinishedAt sql.NullTime
 }
 
+type IactqDoorbell struct {
+	ID         int8
+	Generation int64
+	RungAt     sql.NullTime
+}
+
 type IactqDoraSnapshot struct {
 	ID                   int64
 	JobID                sql.NullInt64
@@ -305,6 +311,14 @@ type IactqKindSla struct {
 	SlaSeconds    int32
 	UrgentSeconds int32
 	UpdatedAt     time.Time
+}
+
+type IactqLeader struct {
+	ID        int8
+	WorkerID  sql.NullInt64
+	Term      int64
+	ElectedAt sql.NullTime
+	ExpiresAt sql.NullTime
 }
 
 type IactqPriority struct {

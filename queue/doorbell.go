@@ -1,0 +1,335 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/iact/iactq/internal/dberr"
+	"github.com/iact/iactq/queue/internal/dbsqlc"
+)
+
+// The doorbell: how the leader wakes every idle worker process through MySQL itself
+// (MySQL has no LISTEN/NOTIFY). docs/wakeups.md tells the design.
+//
+// The leader holds the bell row (iactq_doorbell id 1) locked in an open transaction.
+// An idle worker waits on it with a locking read (LOCK IN SHARE MODE) on a session of
+// its own, for at most Config.IdlePollInterval (the session's
+// innodb_lock_wait_timeout, the safety net). To ring, the leader adds one to the
+// generation and commits: every waiter is granted at once, reads the new generation,
+// and looks for work; the leader locks the bell again at once (a waiter that comes
+// back meanwhile queues behind it). A waiter granted the generation it already knew
+// was not rung: either it came back between the commit and the lock again (it waits
+// again), or no leader holds the bell (its session ended). Then the presence row
+// says which (see leader.go): the waiter stands for election, and polls every
+// fallbackPollFactor x PollInterval (at most 1 s) until a leader holds the bell again.
+
+// fallbackPollFactor: without a leader, workers poll every this many PollIntervals
+// (at most every second).
+const fallbackPollFactor = 5
+
+// notRungRetries is how many times a waiter granted without a ring waits again
+// (after 1, 2, 3 ms) before it takes the leader for gone.
+const notRungRetries = 3
+
+// maxBellWait bounds one wait on the bell below the driver's read timeout.
+const maxBellWait = 50 * time.Second
+
+// watch is the leader's watcher: it holds the bell and rings it when new work
+// appears, by the binary log when Config.BinlogDSN is set and can be followed, else
+// by reading the claim heads every PollInterval. It returns nil when ctx ends, and an
+// error when it lost the bell.
+func (w *worker) watch(ctx context.Context) error {
+	bell, err := w.c.store.holdSession(ctx, heldIdleTimeout, bellRelockWait)
+	if err != nil {
+		return err
+	}
+	defer bell.close()
+	var tx *sql.Tx
+	lock := func() error {
+		var err error
+		if tx, err = bell.conn.BeginTx(ctx, nil); err != nil {
+			return fmt.Errorf("hold the doorbell: begin: %w", err)
+		}
+		if _, err = bell.q.WithTx(tx).BellLock(ctx); err != nil {
+			_ = tx.Rollback()
+			tx = nil
+			return fmt.Errorf("hold the doorbell: %w", err)
+		}
+		return nil
+	}
+	// The bell may still be held by a leader that is gone (paused: its session ends
+	// after heldIdleTimeout): wait for it a while.
+	for try := 0; ; try++ {
+		err := lock()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if try >= 3 || !dberr.IsLockBusy(err) {
+			return err
+		}
+	}
+	defer func() {
+		if tx != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	// This process's waiter may be polling without a leader: it may wait now.
+	select {
+	case w.belled <- struct{}{}:
+	default:
+	}
+	ring := func() error {
+		if _, err := bell.q.WithTx(tx).BellRing(ctx); err != nil {
+			return fmt.Errorf("ring the doorbell: %w", err)
+		}
+		err := tx.Commit()
+		tx = nil
+		if err != nil {
+			return fmt.Errorf("ring the doorbell: commit: %w", err)
+		}
+		w.c.rings.Add(1)
+		return lock()
+	}
+
+	var binlogOK atomic.Bool
+	binlogWake := make(chan struct{}, 1)
+	// Work inserted before the follower started is rung for once it follows.
+	binlogWake <- struct{}{}
+	var followers sync.WaitGroup
+	defer followers.Wait()
+	if w.c.cfg.BinlogDSN != "" {
+		if f, err := w.binlogFollower(ctx, binlogWake, &binlogOK); err != nil {
+			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
+		} else {
+			followers.Add(1)
+			go func() { defer followers.Done(); f.run(ctx) }()
+		}
+	}
+
+	poll := time.NewTicker(w.c.cfg.PollInterval)
+	defer poll.Stop()
+	ping := time.NewTicker(heldPingEvery)
+	defer ping.Stop()
+	var seen map[headKey]time.Time
+	lastStatement := time.Now()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-binlogWake:
+			// The event can come a moment before its row is visible (MariaDB writes
+			// the binary log before the engine commits): ring once the heads show
+			// new work, or after 10 looks whatever they show.
+			for try := 0; try < 10 && ctx.Err() == nil; try++ {
+				heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
+				if err == nil {
+					var changed bool
+					if seen, changed = newWork(seen, heads, *w.paused.Load()); changed {
+						break
+					}
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if err := ring(); err != nil {
+				return err
+			}
+			lastStatement = time.Now()
+		case <-poll.C:
+			if binlogOK.Load() {
+				continue
+			}
+			heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
+			if err != nil {
+				if ctx.Err() == nil && failures%100 == 0 {
+					w.log.Warn().Err(err).Msg("watch for new work: read the claim heads")
+				}
+				failures++
+				continue
+			}
+			failures = 0
+			var changed bool
+			if seen, changed = newWork(seen, heads, *w.paused.Load()); changed {
+				if err := ring(); err != nil {
+					return err
+				}
+				lastStatement = time.Now()
+			}
+		case <-ping.C:
+			if time.Since(lastStatement) < heldPingEvery/2 {
+				continue
+			}
+			// Locking again the row this transaction holds answers at once.
+			if _, err := bell.q.WithTx(tx).BellLock(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("hold the doorbell: %w", err)
+			}
+			lastStatement = time.Now()
+		}
+	}
+}
+
+type headKey struct{ queue, kind string }
+
+// newWork compares the claim heads just read (the oldest available job per queue and
+// kind, of queues not paused) with those seen before, and tells whether any is new
+// or moved: new work may have come that an idle worker should look for. A head that
+// is gone is work taken, not new work.
+func newWork(seen map[headKey]time.Time, heads []dbsqlc.JobHeadsEveryQueueRow, paused map[string]bool) (map[headKey]time.Time, bool) {
+	now := make(map[headKey]time.Time, len(heads))
+	changed := false
+	for _, h := range heads {
+		if paused[h.Queue] {
+			continue
+		}
+		k := headKey{h.Queue, h.Kind}
+		now[k] = h.Oldest
+		if old, ok := seen[k]; !ok || !old.Equal(h.Oldest) {
+			changed = true
+		}
+	}
+	return now, changed
+}
+
+// runWaiter waits on the doorbell while this worker has a free slot, and has the
+// poller look for work at each ring, at each safety-net timeout, and every
+// fallbackPollFactor x PollInterval while no leader rings. A worker with no free
+// slot does not wait: its producers claim as their slots free up.
+func (w *worker) runWaiter(ctx context.Context) {
+	var s *heldSession
+	defer func() {
+		if s != nil {
+			s.close()
+		}
+	}()
+	lockWait := min(w.c.cfg.IdlePollInterval, maxBellWait)
+	fallback := min(fallbackPollFactor*w.c.cfg.PollInterval, time.Second)
+	seen := int64(-1) // the generation last heard; -1: not read yet
+	notRung, failures := 0, 0
+	var stoodAt time.Time // when this waiter last stood for election, finding no leader
+	checkFirst := false   // read the generation before waiting: a ring may have passed
+	wasBusy := false
+	w.lookForWork(false)
+	for ctx.Err() == nil {
+		if !w.anyFree() {
+			wasBusy = true
+			sleepCtx(ctx, w.c.cfg.PollInterval)
+			continue
+		}
+		if wasBusy {
+			// Work that came while every slot was busy rang no bell this waiter heard.
+			wasBusy = false
+			w.lookForWork(false)
+		}
+		if s == nil {
+			var err error
+			if s, err = w.c.store.holdSession(ctx, 0, lockWait); err != nil {
+				failures++
+				w.waitFailed(ctx, err, failures, fallback)
+				continue
+			}
+		}
+		if seen < 0 || checkFirst {
+			// Without waiting: a ring that came while this waiter was not waiting
+			// (polling without a leader, or reconnecting) would not be heard.
+			checkFirst = false
+			gen, err := s.q.BellGeneration(ctx)
+			if err != nil {
+				s.close()
+				s = nil
+				failures++
+				w.waitFailed(ctx, err, failures, fallback)
+				continue
+			}
+			if seen >= 0 && gen != seen {
+				seen, notRung = gen, 0
+				w.c.heard.Add(1)
+				w.lookForWork(true)
+				continue
+			}
+			seen = gen
+		}
+		w.c.bellWaits.Add(1)
+		gen, err := s.q.BellWait(ctx)
+		switch {
+		case err == nil && gen != seen: // rung
+			w.c.heard.Add(1)
+			seen, notRung, failures, stoodAt = gen, 0, 0, time.Time{}
+			w.lookForWork(true)
+		case err == nil: // granted without a ring
+			notRung++
+			if notRung <= notRungRetries {
+				// Most likely back between a ring's commit and the leader's lock again.
+				sleepCtx(ctx, time.Duration(notRung)*time.Millisecond)
+				continue
+			}
+			// No leader holds the bell: stand (at most once a second), and poll
+			// every fallback meanwhile, one wait per round.
+			if time.Since(stoodAt) >= time.Second {
+				if stoodAt.IsZero() {
+					w.log.Debug().Msg("no leader rings the doorbell; standing for election, polling meanwhile")
+				}
+				stoodAt = time.Now()
+				w.standForElection()
+			}
+			w.lookForWork(false)
+			select {
+			case <-ctx.Done():
+			case <-w.belled: // elected here: the bell is held
+			case <-time.After(fallback):
+			}
+			checkFirst = true
+		case dberr.IsLockBusy(err): // the safety net: no ring for lockWait
+			notRung, failures, stoodAt = 0, 0, time.Time{}
+			w.lookForWork(false)
+		default:
+			if ctx.Err() != nil {
+				return
+			}
+			s.close()
+			s = nil
+			failures++
+			w.waitFailed(ctx, err, failures, fallback)
+		}
+	}
+}
+
+// waitFailed handles a failed wait on the doorbell: log now and then, poll, back off.
+func (w *worker) waitFailed(ctx context.Context, err error, failures int, fallback time.Duration) {
+	if failures == 1 || failures%20 == 0 {
+		w.log.Warn().Err(err).Msg("wait on the doorbell failed; polling meanwhile")
+	}
+	w.lookForWork(false)
+	sleepCtx(ctx, min(time.Duration(failures)*fallback, 5*time.Second))
+}
+
+// lookForWork has the poller read the claim heads now; rung: after a ring, when the
+// work may take a moment to be visible.
+func (w *worker) lookForWork(rung bool) {
+	w.lastLook.Store(time.Now().UnixNano())
+	if rung {
+		w.rungAt.Store(time.Now().UnixNano())
+	}
+	select {
+	case w.pollNow <- struct{}{}:
+	default:
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,412 @@
+package queue_test
+
+// Leadership and the doorbell (leader.go, doorbell.go, docs/wakeups.md), against the
+// real server: several clients, each with its own pool as separate processes have,
+// working one database.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/iact/iactq/queue"
+	"github.com/iact/iactq/queue/queuetest"
+)
+
+// fleet is several clients working one database.
+type fleet struct {
+	db      *queuetest.DB
+	clients []*queue.Client
+	stops   []func()
+	ran     atomic.Int64
+}
+
+func newFleet(t *testing.T, n int, cfg queue.Config) *fleet {
+	t.Helper()
+	f := &fleet{db: queuetest.New(t)}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 10 * time.Millisecond
+	}
+	for i := 0; i < n; i++ {
+		pool, err := queue.OpenDB(f.db.WorkerDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pool.Close() })
+		reg := queue.NewRegistry()
+		queue.Register(reg, queue.WorkFunc[testArgs](func(context.Context, *queue.Job[testArgs]) error {
+			f.ran.Add(1)
+			return nil
+		}))
+		c, err := queue.NewClient(pool, reg, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clients = append(f.clients, c)
+	}
+	return f
+}
+
+// start runs Work in every client until the test ends (or its stop is called).
+func (f *fleet) start(t *testing.T) {
+	for _, c := range f.clients {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = c.Work(ctx) }()
+		var once sync.Once
+		stop := func() { once.Do(func() { cancel(); <-done }) }
+		t.Cleanup(stop)
+		f.stops = append(f.stops, stop)
+	}
+}
+
+// leaders returns the indexes of the clients that lead now.
+func (f *fleet) leaders() []int {
+	var out []int
+	for i, c := range f.clients {
+		if c.Leading() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// waitLeader waits until exactly one client leads, not one of except, and returns it.
+func (f *fleet) waitLeader(t *testing.T, except ...int) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if ls := f.leaders(); len(ls) == 1 {
+			ok := true
+			for _, e := range except {
+				ok = ok && ls[0] != e
+			}
+			if ok {
+				return ls[0]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no single new leader within 30 s: leading now %v", f.leaders())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30 s waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (f *fleet) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := f.db.DB.QueryRow(query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// waiting counts the sessions of this database waiting on the doorbell now (the
+// admin user sees every session).
+func (f *fleet) waiting(t *testing.T, admin *sql.DB) int {
+	t.Helper()
+	var n int
+	err := admin.QueryRow(`SELECT COUNT(*) FROM information_schema.PROCESSLIST
+		WHERE DB = ? AND ID <> CONNECTION_ID() AND INFO LIKE '%FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE%'`, f.db.Name).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestOneLeaderAtATimeRunsTheChores: of three clients exactly one leads at any
+// moment; only it runs the periodic chores; when it stops another takes over, and
+// `Workers` names the leader.
+func TestOneLeaderAtATimeRunsTheChores(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3, queue.Config{})
+	var most atomic.Int64
+	sampling, stopSampling := context.WithCancel(context.Background())
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for sampling.Err() == nil {
+			// Two leaders seen in one look may be a handover that happened while the
+			// look read the clients one by one: count only two seen in three looks
+			// running, a millisecond apart (a real second leader stays for seconds).
+			n := int64(len(f.leaders()))
+			for try := 0; n > 1 && try < 2; try++ {
+				time.Sleep(time.Millisecond)
+				n = min(n, int64(len(f.leaders())))
+			}
+			if n > most.Load() {
+				most.Store(n)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	f.start(t)
+
+	first := f.waitLeader(t)
+	waitUntil(t, "three rounds of chores in the leader", func() bool { return f.clients[first].ChoreRounds() >= 3 })
+	for i, c := range f.clients {
+		if i != first && c.ChoreRounds() != 0 {
+			t.Fatalf("client %d ran %d rounds of chores without leading", i, c.ChoreRounds())
+		}
+	}
+	ws, err := f.clients[0].Workers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := 0
+	for _, w := range ws {
+		if w.Leader {
+			leaders++
+		}
+	}
+	if len(ws) != 3 || leaders != 1 {
+		t.Fatalf("Workers: %d workers, %d leaders; want 3 and 1: %+v", len(ws), leaders, ws)
+	}
+
+	// The leader stops: one of the others takes over, and its chores go on there.
+	f.stops[first]()
+	second := f.waitLeader(t, first)
+	before := f.clients[second].ChoreRounds()
+	waitUntil(t, "chores in the new leader", func() bool { return f.clients[second].ChoreRounds() > before })
+	f.stops[second]()
+	third := f.waitLeader(t, first, second)
+	waitUntil(t, "chores in the last leader", func() bool { return f.clients[third].ChoreRounds() > 0 })
+
+	stopSampling()
+	<-sampled
+	if most.Load() != 1 {
+		t.Fatalf("%d clients led at the same moment", most.Load())
+	}
+}
+
+// TestRingWakesEveryIdleWaiter: with four idle clients waiting on the doorbell (and a
+// safety net too long to matter), one job inserted with plain SQL rings the bell: every
+// waiter hears it, and the job runs once.
+func TestRingWakesEveryIdleWaiter(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 4, queue.Config{IdlePollInterval: time.Hour})
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	f.start(t)
+	f.waitLeader(t)
+	waitUntil(t, "four waiters on the doorbell", func() bool { return f.waiting(t, admin) == 4 })
+	heard := make([]int64, len(f.clients))
+	for i, c := range f.clients {
+		heard[i] = c.RingsHeard()
+	}
+	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+	waitUntil(t, "every waiter to hear the ring", func() bool {
+		for i, c := range f.clients {
+			if c.RingsHeard() <= heard[i] {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(t, "the job completed", func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 1
+	})
+	if n := f.ran.Load(); n != 1 {
+		t.Fatalf("the job ran %d times", n)
+	}
+}
+
+// TestWaitersFallBackWhileNoLeaderRings: while no client can be elected (the test
+// holds the presence row), nothing rings: waiters find the bell free, poll at the
+// fallback pace without spinning, and still run new jobs. Once the row is free, one
+// is elected and rings again.
+func TestWaitersFallBackWhileNoLeaderRings(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 3, queue.Config{IdlePollInterval: time.Hour})
+	ctx := context.Background()
+	tx, err := f.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var gen int64
+	if err := tx.QueryRow(`SELECT generation FROM iactq_doorbell WHERE id = 2 FOR UPDATE`).Scan(&gen); err != nil {
+		t.Fatal(err)
+	}
+	f.start(t)
+	for i := 0; i < 5; i++ {
+		f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+	}
+	waitUntil(t, "the jobs run by polling", func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 5
+	})
+	if ls := f.leaders(); len(ls) != 0 {
+		t.Fatalf("clients %v lead while the test holds the presence row", ls)
+	}
+	// Not spinning: one wait per fallback round (5 x PollInterval = 50 ms), so about
+	// 20 a second; a spin would be thousands.
+	before := make([]int64, len(f.clients))
+	for i, c := range f.clients {
+		before[i] = c.BellWaits()
+	}
+	began := time.Now()
+	time.Sleep(time.Second)
+	for i, c := range f.clients {
+		perSecond := float64(c.BellWaits()-before[i]) / time.Since(began).Seconds()
+		if perSecond > 100 {
+			t.Fatalf("client %d waited on the doorbell %.0f times a second without a leader: spinning", i, perSecond)
+		}
+	}
+
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f.waitLeader(t)
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	waitUntil(t, "three waiters on the doorbell", func() bool { return f.waiting(t, admin) == 3 })
+	heard := make([]int64, len(f.clients))
+	for i, c := range f.clients {
+		heard[i] = c.RingsHeard()
+	}
+	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+	waitUntil(t, "a ring heard by every client once a leader is elected", func() bool {
+		for i, c := range f.clients {
+			if c.RingsHeard() <= heard[i] {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(t, "the sixth job completed", func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 6
+	})
+	if n := f.ran.Load(); n != 6 {
+		t.Fatalf("%d executions for 6 jobs", n)
+	}
+}
+
+// leaderPID is the pid of the live leader as `iactq workers --json` shows it (the
+// field the benchmark relies on), 0 when none.
+func (e *procEnv) leaderPID() int {
+	e.t.Helper()
+	cmd := exec.Command(iactqBinary(e.t), "workers", "--json")
+	cmd.Env = append(os.Environ(), "IACTQ_DSN="+e.db.WorkerDSN, "IACTQ_CONFIG="+e.config)
+	out, err := cmd.Output()
+	if err != nil {
+		e.t.Fatalf("iactq workers --json: %v\n%s", err, out)
+	}
+	var ws []struct {
+		PID    int  `json:"pid"`
+		Leader bool `json:"leader"`
+	}
+	if err := json.Unmarshal(out, &ws); err != nil {
+		e.t.Fatalf("iactq workers --json: %v\n%s", err, out)
+	}
+	pid := 0
+	for _, w := range ws {
+		if w.Leader {
+			if pid != 0 {
+				e.t.Fatalf("two leaders in iactq workers --json: %s", out)
+			}
+			pid = w.PID
+		}
+	}
+	return pid
+}
+
+// TestLeaderFailoverAfterSIGKILLAndSIGSTOP: three `iactq work` processes; the leader
+// (found with `iactq workers --json`) is killed, then the next one is paused: each
+// time another is elected and new jobs run; the paused one, resumed, steps down.
+// Nothing is lost and no job runs twice at once.
+func TestLeaderFailoverAfterSIGKILLAndSIGSTOP(t *testing.T) {
+	t.Parallel()
+	e := newProcEnv(t, "queues: {default: 4}\n")
+	byPID := map[int]*proc{}
+	for i := 0; i < 3; i++ {
+		p := e.start()
+		byPID[p.cmd.Process.Pid] = p
+	}
+	completed := func() int { return e.count(`SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) }
+	insert := func(n int) {
+		for i := 0; i < n; i++ {
+			e.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('noop', '{}')`)
+		}
+	}
+	var first int
+	e.waitFor("a leader", 30*time.Second, func() bool { first = e.leaderPID(); return first != 0 })
+	insert(5)
+	e.waitFor("5 jobs completed", 30*time.Second, func() bool { return completed() == 5 })
+
+	if err := byPID[first].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-byPID[first].done
+	killed := time.Now()
+	var second int
+	e.waitFor("a new leader after SIGKILL", 30*time.Second, func() bool {
+		second = e.leaderPID()
+		return second != 0 && second != first
+	})
+	t.Logf("leader %d SIGKILLed: process %d leads %s later", first, second, time.Since(killed).Round(time.Millisecond))
+	insert(5)
+	e.waitFor("10 jobs completed", 30*time.Second, func() bool { return completed() == 10 })
+
+	if err := byPID[second].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	var third int
+	e.waitFor("a new leader after SIGSTOP", 30*time.Second, func() bool {
+		third = e.leaderPID()
+		return third != 0 && third != second && third != first
+	})
+	t.Logf("leader %d SIGSTOPped: process %d leads %s later", second, third, time.Since(stopped).Round(time.Millisecond))
+	insert(5)
+	e.waitFor("15 jobs completed", 30*time.Second, func() bool { return completed() == 15 })
+	if err := byPID[second].cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the resumed process to step down", 30*time.Second, func() bool {
+		out, _ := os.ReadFile(byPID[second].log)
+		return strings.Contains(string(out), "leadership ended")
+	})
+	if got := e.leaderPID(); got != third {
+		t.Fatalf("leader is %d after the paused one resumed, want %d", got, third)
+	}
+	insert(5)
+	e.waitFor("20 jobs completed", 30*time.Second, func() bool { return completed() == 20 })
+	for pid, p := range byPID {
+		if pid != first {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			<-p.done
+		}
+	}
+	execs := e.executions()
+	checkNoOverlap(t, execs)
+	if len(execs) != 20 {
+		t.Fatalf("%d executions for 20 jobs", len(execs))
+	}
+}

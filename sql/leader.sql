@@ -1,0 +1,51 @@
+-- The leader and the doorbell (migrations/00009_leader.sql, docs/wakeups.md).
+
+-- LeaderPresenceTake is the election: the presence row locked without waiting, in a
+-- transaction the leader keeps open while it leads. It fails at once (NOWAIT: 1205 on
+-- MariaDB, 3572 on MySQL) while a leader holds it; so it is also how a worker that
+-- was not rung tells whether a leader is there at all.
+-- name: LeaderPresenceTake :one
+SELECT generation FROM iactq_doorbell WHERE id = 2 FOR UPDATE NOWAIT;
+
+-- LeaderElect records a new leader once it holds the presence row: a new term.
+-- name: LeaderElect :execrows
+UPDATE iactq_leader
+SET worker_id = sqlc.arg(worker_id), term = term + 1, elected_at = NOW(6),
+    expires_at = NOW(6) + INTERVAL sqlc.arg(ttl_ms) * 1000 MICROSECOND
+WHERE id = 1;
+
+-- LeaderRenew extends the lease of the leader of this term; 0 rows: another was
+-- elected since (this one was paused or cut off), and this one steps down.
+-- name: LeaderRenew :execrows
+UPDATE iactq_leader
+SET expires_at = NOW(6) + INTERVAL sqlc.arg(ttl_ms) * 1000 MICROSECOND
+WHERE id = 1 AND worker_id = sqlc.arg(worker_id) AND term = sqlc.arg(term);
+
+-- LeaderResign ends this leader's lease at once (on shutdown).
+-- name: LeaderResign :execrows
+UPDATE iactq_leader SET expires_at = NOW(6)
+WHERE id = 1 AND worker_id = sqlc.arg(worker_id) AND term = sqlc.arg(term);
+
+-- LeaderGet reads who leads; live is 1 while the lease holds (the server's clock).
+-- name: LeaderGet :one
+SELECT worker_id, term, elected_at, expires_at,
+       CAST(COALESCE(expires_at > NOW(6), 0) AS SIGNED) AS live
+FROM iactq_leader WHERE id = 1;
+
+-- BellLock holds the bell (the leader, in an open transaction, between rings).
+-- name: BellLock :one
+SELECT generation FROM iactq_doorbell WHERE id = 1 FOR UPDATE;
+
+-- BellRing is the ring, committed at once: every waiter is granted.
+-- name: BellRing :execrows
+UPDATE iactq_doorbell SET generation = generation + 1, rung_at = NOW(6) WHERE id = 1;
+
+-- BellWait is an idle worker's wait for a ring: it blocks while the leader holds the
+-- bell, for at most the session's innodb_lock_wait_timeout (the safety net).
+-- name: BellWait :one
+SELECT generation FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE;
+
+-- BellGeneration reads the generation without waiting (a consistent read): where a
+-- waiter starts counting rings.
+-- name: BellGeneration :one
+SELECT generation FROM iactq_doorbell WHERE id = 1;
