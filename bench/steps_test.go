@@ -72,11 +72,20 @@ func TestIssue13StepsEndToEnd(t *testing.T) {
 			if !strings.Contains(tg.Note, `no "leader" field`) {
 				t.Errorf("failover not measured, and not for want of a leader field: %+v", tg)
 			}
-			if _, ok := figures["failover: insert to start after SIGKILL of the leader (polling)"]; ok {
+			if _, ok := figures["failover: worst enqueue-to-start after SIGKILL of the leader (polling)"]; ok {
 				t.Errorf("failover figure next to a target not measured: %+v", tg)
 			}
 		default:
 			t.Errorf("target %+v: want a measured median judged pass or fail", tg)
+		}
+		if strings.HasPrefix(tg.Target, "wake-ups resume after SIGKILL") && tg.Measured != nil {
+			for _, name := range []string{"failover: worst enqueue-to-start after SIGKILL of the leader", "failover: SIGKILL to another leader reported"} {
+				for _, mode := range []string{"polling", "binlog"} {
+					if f := figures[name+" ("+mode+")"]; len(f.Runs) != 1 || f.Median <= 0 {
+						t.Errorf("failover measured, but figure %q (%s) is %+v", name, mode, f)
+					}
+				}
+			}
 		}
 	}
 	if !strings.Contains(rep.Settings, "issue 13's polling fleets and drain at the defaults on a second server") {
