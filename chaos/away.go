@@ -26,7 +26,10 @@ schedules: []
 // DatabaseGoesAway is scenario 2: worker processes reach a private MariaDB through
 // a TCP proxy that cuts every connection or stalls them for seconds at random, and
 // the server itself is stopped and started twice, while a producer keeps enqueuing.
-// Workers must reconnect with back-off and finish every job; none may exit.
+// Workers must reconnect with back-off and finish every job; none may exit. Then, the
+// fleet idle, every connection is cut (the leader's that watch and ring, and the
+// waiters' on the doorbell) three times: a job inserted after each must start within
+// the safety net.
 func DatabaseGoesAway(ctx context.Context, o Options, serverName string) (*Result, error) {
 	workers, total, phase := 4, 20_000, 90*time.Second
 	restartsAt := []time.Duration{25 * time.Second, 60 * time.Second}
@@ -178,6 +181,19 @@ func DatabaseGoesAway(ctx context.Context, o Options, serverName string) (*Resul
 		r.fail("jobs not all completed within 3 minutes of the last fault")
 	}
 	r.note("drained %s after the last fault; server down %v; %d enqueue attempts failed while it was away", since(drainStart), downFor, insertFailures)
+	// The idle fleet: every connection cut, the leader's (presence, bell, watcher) and
+	// the waiters' on the bell, then a job inserted must start within the safety net.
+	awaitLeader(ctx, db.DB, 30*time.Second)
+	for i := 1; i <= 3; i++ {
+		probeAfter(ctx, &o, r, db.DB, fmt.Sprintf("idle cut %d of the watcher's and the waiters' connections", i), func() {
+			n := proxy.Cut()
+			cuts++
+			o.logf("away: idle fleet, cut %d connections", n)
+		})
+		time.Sleep(time.Second)
+	}
+	r.Faults = cuts + stalls + restarts
+	r.FaultDetail = fmt.Sprintf("%d restarts, %d cuts (3 of an idle fleet), %d stalls", restarts, cuts, stalls)
 	f.stopInto(r)
 
 	all, err := loadJobs(ctx, db.DB)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,7 +27,10 @@ schedules:
 // CrashingWorkers is scenario 1: worker processes drain noop jobs (random sleeps,
 // 10 % failing their first attempts, a few panicking until discarded) while a driver
 // SIGKILLs a random worker every few seconds and starts another, and one worker is
-// paused (SIGSTOP) past the rescue time and then resumed (SIGCONT).
+// paused (SIGSTOP) past the rescue time and then resumed (SIGCONT). Every few kills the
+// victim is the leader (the watcher of new work). Then, the fleet idle, the leader is
+// SIGKILLed and its successor SIGSTOPped: a new one must be elected each time, and a
+// job inserted must start within the safety net (leaderFaults).
 func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 	workers, n, panics, maxSleep, killEvery := 8, 200_000, 100, 20, 3*time.Second
 	if o.Short {
@@ -95,6 +99,7 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 		contAt   time.Time
 		zombieOK bool
 	)
+	var leaderKills atomic.Int64
 	driverCtx, stopDriver := context.WithCancel(ctx)
 	driverDone := make(chan struct{})
 	go func() {
@@ -131,10 +136,21 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 				continue
 			}
 			victim := candidates[rng.IntN(len(candidates))]
+			what := "pid"
+			if round%3 == 0 { // every third kill, the leader's
+				if pid := leaderPID(driverCtx, db.DB); pid != 0 {
+					for _, p := range candidates {
+						if p.pid == pid {
+							victim, what = p, "the leader, pid"
+							leaderKills.Add(1)
+						}
+					}
+				}
+			}
 			if err := f.replace(victim); err != nil {
 				o.logf("crash: start a worker: %v", err)
 			}
-			o.logf("crash: killed pid %d (%d kills), %d jobs pending", victim.pid, f.kills(), count(driverCtx, db.DB, pendingJobs))
+			o.logf("crash: killed %s %d (%d kills), %d jobs pending", what, victim.pid, f.kills(), count(driverCtx, db.DB, pendingJobs))
 		}
 	}()
 
@@ -151,13 +167,23 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 	time.Sleep(2 * time.Second) // a couple more schedule ticks with everyone alive
 	stopSched()
 	schedWG.Wait()
+	// The idle fleet: the leader (the watcher) is killed, its successor paused.
+	leaderKillsBefore := f.kills()
+	for _, id := range leaderFaults(ctx, &o, r, db.DB, f) {
+		if id != 0 {
+			want[id] = "completed"
+		}
+	}
+	if !waitFor(ctx, 30*time.Second, func() bool { return count(ctx, db.DB, pendingJobs) == 0 }) {
+		r.fail("probe jobs not all finished within 30 s")
+	}
 	f.stopInto(r)
 	o.logf("crash: finished in %s; checking", since(began))
 
 	mu.Lock()
 	defer mu.Unlock()
-	r.Faults = f.kills()
-	r.FaultDetail = fmt.Sprintf("%d SIGKILL", r.Faults)
+	r.Faults = f.kills() + 1
+	r.FaultDetail = fmt.Sprintf("%d SIGKILL (%d of the leader), 1 SIGSTOP of the leader", f.kills(), int(leaderKills.Load())+f.kills()-leaderKillsBefore)
 	if zombie != nil {
 		r.Faults++
 		r.FaultDetail += ", 1 SIGSTOP"

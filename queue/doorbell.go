@@ -227,7 +227,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 		}
 		if wasBusy {
 			// Work that came while every slot was busy rang no bell this waiter heard.
-			wasBusy = false
+			wasBusy, checkFirst = false, true
 			w.lookForWork(false)
 		}
 		if s == nil {
@@ -237,6 +237,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 				w.waitFailed(ctx, err, failures, fallback)
 				continue
 			}
+			checkFirst = true
 		}
 		if seen < 0 || checkFirst {
 			// Without waiting: a ring that came while this waiter was not waiting
