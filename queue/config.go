@@ -11,7 +11,10 @@ import (
 // Config tunes a Client. The zero value of every field means its default.
 type Config struct {
 	// Queues maps each queue this process works to its concurrency (jobs running at
-	// once). Default: {"default": 10}.
+	// once). Default: {"default": 25}. The concurrency bounds the jobs running at once,
+	// not the claims: short jobs are claimed by the hundred or the thousand whatever
+	// it is (see aheadFor), so it matters for jobs that wait (on the network, the
+	// database, a command).
 	Queues map[string]int
 	// SLAs per kind; "*" is the default for kinds without one. Default: DefaultSLAs.
 	SLAs map[string]SLA
@@ -64,11 +67,20 @@ type Config struct {
 // runs as soon as a worker notices it (no grace).
 const DiscardAtOnce time.Duration = -1
 
+// defaultConcurrency is the default queue's concurrency. Measured (docs/performance.md,
+// entry 15): the noop drain of one worker no longer depends on it (10, 25, 50 and 100
+// slots all within the noise of one run), while jobs that wait scale with it (50 ms
+// jobs: 126 jobs/s at 10 slots, 291 at 25). It stays under what one process's pool of
+// 50 connections can serve with the CLI's other queues (reports 4, maintenance 2) and
+// the engine's own statements (claims, completions, heartbeat, polls) besides, so that
+// jobs that use the database never make the heartbeat wait for a connection.
+const defaultConcurrency = 25
+
 // DefaultConfig returns the defaults of every setting: the one place they are
 // written. The command line's documented config file shows these values.
 func DefaultConfig() Config {
 	return Config{
-		Queues:            map[string]int{"default": 10},
+		Queues:            map[string]int{"default": defaultConcurrency},
 		SLAs:              DefaultSLAs(),
 		PollInterval:      10 * time.Millisecond,
 		IdlePollInterval:  10 * time.Second,

@@ -44,14 +44,14 @@ func (o *releaseCounter) Finished(job *queue.JobRow, state queue.State, _, _ tim
 }
 
 // TestPrefetchedJobsAreReleasedOnShutdown: while jobs are short a producer claims jobs
-// ahead of its slots (the prefetch: up to 100 ms of expected work, here every job
-// left); when the worker stops, the jobs it claimed ahead and never started go back to
+// ahead of its slots (the prefetch: what its slots start within 100 ms, here every
+// job left); when the worker stops, the jobs it claimed ahead and never started go back to
 // the queue with their attempt unspent, the running ones finish, and nothing is left
 // running.
 func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 	t.Parallel()
 	// ahead: the jobs left once the slots are blocked, all claimed ahead while the
-	// mean run time is under 1 ms (100 ms / 100).
+	// mean run time is under 40 ms (40 slots × 100 ms / 100).
 	const slots, fast, ahead = 40, 200, 100
 	// The running jobs end once the prefetched ones are released (if they never are,
 	// the grace period ends them, and they are released too: the test fails).
@@ -68,7 +68,7 @@ func TestPrefetchedJobsAreReleasedOnShutdown(t *testing.T) {
 		if started.Add(1) <= fast {
 			// Short jobs: the prefetch grows. They return at once rather than
 			// sleep, so that even on a loaded machine the mean run time stays far
-			// under the 1 ms that lets every remaining job be claimed ahead.
+			// under the 40 ms that lets every remaining job be claimed ahead.
 			return nil
 		}
 		select { // then every slot holds a job until the worker is stopping

@@ -41,12 +41,13 @@ type polledHeads struct {
 }
 
 // aheadWork bounds the work a producer holds claimed ahead of its slots: the jobs
-// waiting for a slot add up to at most this much expected run time (by the queue's
-// recent mean). Short jobs are then claimed by the hundred or the thousand, which
-// keeps the claims few and big whatever the concurrency; jobs that run longer than
-// aheadWork are claimed one per free slot, never ahead of one, so that they are left
-// to workers with a free slot. It is also what an OVERDUE job can wait behind: the
-// jobs already claimed when it appears (see TestOverdueWaitsAtMostTheClaimedAhead).
+// waiting for a slot are expected, by the queue's recent mean run time in a slot, to
+// have all started within aheadWork. Short jobs are then claimed by the hundred or the
+// thousand, which keeps the claims few and big whatever the concurrency; jobs that run
+// longer than aheadWork are claimed one per free slot, never ahead of one, so that
+// they are left to workers with a free slot. It is also about how long an OVERDUE job
+// can wait behind jobs claimed before it appeared (see
+// TestOverdueWaitsAtMostTheClaimedAhead, which counts them).
 const aheadWork = 100 * time.Millisecond
 
 // aheadMax caps the jobs a producer holds claimed ahead of its slots, however short
@@ -54,14 +55,18 @@ const aheadWork = 100 * time.Millisecond
 // loop stops gaining (FIELD-NOTES: 37-56k jobs/s at 1 000 per claim).
 const aheadMax = 1000
 
-// aheadFor is how many jobs a producer may hold claimed ahead of its slots when its
-// jobs run meanRun on average: as many as fit in aheadWork, at most aheadMax, and
-// none before a job has ended.
-func aheadFor(meanRun time.Duration) int {
-	if meanRun <= 0 {
+// aheadFor is how many jobs a producer with slots slots may hold claimed ahead of them
+// when its jobs run meanRun on average in a slot: as many as the slots start within
+// aheadWork, at most aheadMax; none for jobs longer than aheadWork, and none before a
+// job has ended.
+//
+// meanRun is a slot's wall time per job: with more jobs running than cores, it
+// includes the waits for a core, and so counts the slots' real pace.
+func aheadFor(meanRun time.Duration, slots int) int {
+	if meanRun <= 0 || meanRun > aheadWork {
 		return 0
 	}
-	return int(min(aheadMax, aheadWork/meanRun))
+	return int(min(aheadMax, aheadWork*time.Duration(slots)/meanRun))
 }
 
 // room tells how many jobs a claim may take now: the most the producer may hold (its
@@ -70,7 +75,7 @@ func aheadFor(meanRun time.Duration) int {
 func (p *producer) room() (n, most int, busy bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	most = p.concurrency + aheadFor(p.meanRun)
+	most = p.concurrency + aheadFor(p.meanRun, p.concurrency)
 	return most - p.busy - p.nReady, most, p.busy > 0
 }
 

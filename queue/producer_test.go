@@ -5,27 +5,30 @@ import (
 	"time"
 )
 
-// TestAheadFor: the jobs a producer holds ahead of its slots add up to at most
-// aheadWork of expected run time, at most aheadMax of them, none for jobs longer than
-// aheadWork and none before a run time is known.
+// TestAheadFor: the jobs a producer holds ahead of its slots are as many as its slots
+// are expected to start within aheadWork, at most aheadMax of them, none for jobs
+// longer than aheadWork and none before a run time is known.
 func TestAheadFor(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		meanRun time.Duration
+		slots   int
 		want    int
 	}{
-		{0, 0},                            // no job ended yet
-		{time.Microsecond, aheadMax},      // noop jobs: capped
-		{50 * time.Microsecond, aheadMax}, // 100 ms / 50 µs = 2 000, capped
-		{200 * time.Microsecond, 500},
-		{time.Millisecond, 100},
-		{30 * time.Millisecond, 3},
-		{100 * time.Millisecond, 1},
-		{101 * time.Millisecond, 0}, // long jobs: one per free slot
-		{time.Minute, 0},
+		{0, 10, 0},                             // no job ended yet
+		{time.Microsecond, 10, aheadMax},       // noop jobs: capped
+		{500 * time.Microsecond, 10, aheadMax}, // 10 × 100 ms / 500 µs = 2 000, capped
+		{2 * time.Millisecond, 10, 500},
+		{10 * time.Millisecond, 1, 10},
+		{10 * time.Millisecond, 25, 250},
+		{30 * time.Millisecond, 10, 33},
+		{100 * time.Millisecond, 10, 10},
+		{101 * time.Millisecond, 10, 0}, // long jobs: one per free slot
+		{101 * time.Millisecond, 10000, 0},
+		{time.Minute, 10, 0},
 	} {
-		if got := aheadFor(c.meanRun); got != c.want {
-			t.Errorf("aheadFor(%s) = %d, want %d", c.meanRun, got, c.want)
+		if got := aheadFor(c.meanRun, c.slots); got != c.want {
+			t.Errorf("aheadFor(%s, %d slots) = %d, want %d", c.meanRun, c.slots, got, c.want)
 		}
 	}
 }
@@ -39,8 +42,8 @@ func TestProducerRoom(t *testing.T) {
 		t.Fatalf("no run time yet: room %d of %d (busy %v), want 10 of 10", n, most, busy)
 	}
 	p.busy, p.meanRun = 10, 10*time.Millisecond
-	if n, most, busy := p.room(); n != 10 || most != 20 || !busy {
-		t.Fatalf("10 ms jobs, slots full: room %d of %d (busy %v), want 10 of 20", n, most, busy)
+	if n, most, busy := p.room(); n != 100 || most != 110 || !busy {
+		t.Fatalf("10 ms jobs, slots full: room %d of %d (busy %v), want 100 of 110", n, most, busy)
 	}
 	p.meanRun = time.Second
 	if n, most, _ := p.room(); n != 0 || most != 10 {
@@ -83,7 +86,7 @@ func TestReadyJobsStartMostUrgentFirst(t *testing.T) {
 	if want := []int64{7, 6}; !equalIDs(back, want) {
 		t.Fatalf("handed back %v, want %v", back, want)
 	}
-	if n, _, _ := p.room(); n != p.concurrency+aheadFor(p.meanRun) {
+	if n, _, _ := p.room(); n != p.concurrency+aheadFor(p.meanRun, p.concurrency) {
 		t.Fatalf("after handing back: room %d, want all of it", n)
 	}
 }

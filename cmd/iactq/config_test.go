@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := queue.Config{
-		Queues:            map[string]int{"default": 10, "reports": 4, "maintenance": 2},
+		Queues:            map[string]int{"default": 25, "reports": 4, "maintenance": 2},
 		SLAs:              queue.DefaultSLAs(),
 		PollInterval:      10 * time.Millisecond,
 		HeartbeatInterval: 5 * time.Second,

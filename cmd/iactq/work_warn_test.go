@@ -52,8 +52,8 @@ func TestWorkWarnsOfUnservedSchedules(t *testing.T) {
 			if strings.Contains(status, "WARNING") || strings.Contains(stderr.String(), "does not serve") {
 				t.Errorf("default queues: warned: %q\n%s", status, stderr.String())
 			}
-			if !strings.HasPrefix(status, "STATUS=running 0/16") {
-				t.Errorf("default queues: %q, want capacity 16", status)
+			if !strings.HasPrefix(status, "STATUS=running 0/31") { // default 25, reports 4, maintenance 2
+				t.Errorf("default queues: %q, want capacity 31", status)
 			}
 		}
 	}
