@@ -143,6 +143,7 @@ func (c *Client) discardUnknownKinds(ctx context.Context, log zerolog.Logger) (i
 			return total, fmt.Errorf("discard jobs of unknown kind %s: %w", h.Kind, err)
 		}
 		if n > 0 {
+			c.cfg.Observer.DiscardedUnknown(h.Queue, h.Kind, n)
 			log.Warn().Str("kind", h.Kind).Str("queue", h.Queue).Int("jobs", n).Dur("grace", grace).
 				Msg("discarded jobs of a kind no live worker runs")
 		}

@@ -2,7 +2,9 @@ package queue_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +127,8 @@ func TestOlderWorkerLeavesNewerKindsToNewerWorkers(t *testing.T) {
 // worker runs the kind (even one serving another queue), none is discarded.
 func TestUnknownKindDiscardedAfterGrace(t *testing.T) {
 	t.Parallel()
-	b := setup(t, queue.Config{UnknownKindGrace: time.Hour})
+	obs := &unknownDiscards{}
+	b := setup(t, queue.Config{UnknownKindGrace: time.Hour, Observer: obs})
 	ctx := context.Background()
 	// A newer worker that runs extra but serves another queue: extra jobs of queue
 	// default wait, unclaimed, and are not discarded however old.
@@ -173,6 +176,27 @@ func TestUnknownKindDiscardedAfterGrace(t *testing.T) {
 	if j, _ := b.client.GetJob(ctx, young); j.State != queue.StateAvailable {
 		t.Fatalf("the job within the grace is %s; want available", j.State)
 	}
+	// The observer (metrics, the activity summary) is told: it never saw the job run.
+	waitFor(t, "the observer to be told of the discard", func() bool { return obs.said() == "default/extra: 1" })
+}
+
+// unknownDiscards records what Observer.DiscardedUnknown is told.
+type unknownDiscards struct {
+	queue.NopObserver
+	mu   sync.Mutex
+	told []string
+}
+
+func (o *unknownDiscards) DiscardedUnknown(q, kind string, n int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.told = append(o.told, fmt.Sprintf("%s/%s: %d", q, kind, n))
+}
+
+func (o *unknownDiscards) said() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.told, "; ")
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -32,6 +32,9 @@ type Observer interface {
 	Unhealthy(err error)
 	// Healthy is called when an unhealthy worker recovers.
 	Healthy()
+	// DiscardedUnknown is called when the leader discards n available jobs of a kind
+	// no live worker runs, past unknown_kind_grace: never executed, so never Finished.
+	DiscardedUnknown(queue, kind string, n int)
 }
 
 // NopObserver does nothing.
@@ -60,6 +63,9 @@ func (NopObserver) Healthy() {}
 
 // Stopped implements Observer.
 func (NopObserver) Stopped(*JobRow, error, time.Duration, time.Duration) {}
+
+// DiscardedUnknown implements Observer.
+func (NopObserver) DiscardedUnknown(string, string, int) {}
 
 // StopOutcome names the cause of a stopped execution (Observer.Stopped) as an
 // outcome: "cancelled" for an operator's cancel, "lost" for a lost registration.

@@ -160,6 +160,12 @@ func (m *Metrics) Finished(job *queue.JobRow, state queue.State, wait, run time.
 	m.finished.WithLabelValues(job.Kind, job.Queue, string(state)).Inc()
 }
 
+// DiscardedUnknown implements queue.Observer: jobs of a kind no live worker runs,
+// discarded without running, count as finished discarded.
+func (m *Metrics) DiscardedUnknown(q, kind string, n int) {
+	m.finished.WithLabelValues(kind, q, string(queue.StateDiscarded)).Add(float64(n))
+}
+
 // Describe implements prometheus.Collector for the database-backed metrics.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{m.jobs, m.backlog, m.oldestAge, m.heartbeat, m.workers, m.scrapeError, m.unknownKind, m.unserved} {

@@ -86,6 +86,17 @@ func (l *activityLog) Finished(job *queue.JobRow, state queue.State, wait, run t
 	}
 }
 
+// DiscardedUnknown counts jobs of a kind no live worker runs, discarded by the leader
+// past unknown_kind_grace, with the other discards.
+func (l *activityLog) DiscardedUnknown(_, kind string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byState[queue.StateDiscarded] == nil {
+		l.byState[queue.StateDiscarded] = map[string]int{}
+	}
+	l.byState[queue.StateDiscarded][kind] += n
+}
+
 // Stopped counts an execution stopped from outside (an operator's cancel, a lost
 // registration) under its cause: "cancelled", "lost".
 func (l *activityLog) Stopped(job *queue.JobRow, cause error, _, _ time.Duration) {

@@ -51,6 +51,7 @@ func TestActivitySummary(t *testing.T) {
 	l.Finished(job("noop"), queue.StateRetryable, time.Second, time.Millisecond)
 	l.Finished(job("noop"), queue.StateRetryable, time.Second, time.Millisecond)
 	l.Finished(job("deploy"), queue.StateDiscarded, time.Second, time.Millisecond)
+	l.DiscardedUnknown("default", "ghost", 3) // never ran: no worker runs the kind
 	// Due two hours before it started, with a one-hour SLA: it started OVERDUE.
 	late := &queue.JobRow{Kind: "noop", ScheduledAt: clock.Add(-2 * time.Hour)}
 	l.Finished(late, queue.StateCompleted, 2*time.Hour, time.Millisecond)
@@ -62,13 +63,13 @@ func TestActivitySummary(t *testing.T) {
 		t.Fatalf("want one summary line, got:\n%s", out.String())
 	}
 	got := lines[0]
-	wantMsg := "last 10s: 5 completed (dashboard_metrics 1, noop 4), 2 retried (noop 2), 1 discarded (deploy 1); 1 started OVERDUE, 5 OVERDUE waiting"
+	wantMsg := "last 10s: 5 completed (dashboard_metrics 1, noop 4), 2 retried (noop 2), 4 discarded (deploy 1, ghost 3); 1 started OVERDUE, 5 OVERDUE waiting"
 	if got["message"] != wantMsg || got["level"] != "info" {
 		t.Errorf("summary = %v %q\nwant info %q", got["level"], got["message"], wantMsg)
 	}
 	fields, _ := json.Marshal(map[string]any{"completed": got["completed"], "retried": got["retried"], "discarded": got["discarded"],
 		"overdue_started": got["overdue_started"], "overdue_waiting": got["overdue_waiting"], "period": got["period"]})
-	wantFields := `{"completed":{"dashboard_metrics":1,"noop":4},"discarded":{"deploy":1},"overdue_started":1,"overdue_waiting":5,"period":"10s","retried":{"noop":2}}`
+	wantFields := `{"completed":{"dashboard_metrics":1,"noop":4},"discarded":{"deploy":1,"ghost":3},"overdue_started":1,"overdue_waiting":5,"period":"10s","retried":{"noop":2}}`
 	if string(fields) != wantFields {
 		t.Errorf("fields = %s\nwant     %s", fields, wantFields)
 	}

@@ -299,3 +299,9 @@ func (o *observers) Healthy() {
 		x.Healthy()
 	}
 }
+
+func (o *observers) DiscardedUnknown(q, kind string, n int) {
+	for _, x := range o.list {
+		x.DiscardedUnknown(q, kind, n)
+	}
+}
