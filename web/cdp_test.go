@@ -53,6 +53,9 @@ func openBrowser(t *testing.T, bin string, width, height int) *browserPage {
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--disable-dev-shm-usage", "--hide-scrollbars", "--remote-debugging-pipe",
+		// The tab is never in the background: no throttled timers or frames (a
+		// screenshot waits for a frame; app.js reloads the page on a timer).
+		"--disable-renderer-backgrounding", "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows",
 		"--user-data-dir="+t.TempDir(), fmt.Sprintf("--window-size=%d,%d", width, height), "about:blank")
 	cmd.ExtraFiles = []*os.File{cmdR, outW} // fd 3, fd 4
 	var stderr strings.Builder
@@ -109,6 +112,7 @@ func openBrowser(t *testing.T, bin string, width, height int) *browserPage {
 	}
 	p.do("Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &att)
 	p.session = att.SessionID
+	p.do("Page.bringToFront", nil, nil)
 	p.do("Emulation.setDeviceMetricsOverride", map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}, nil)
 	return p
 }
@@ -140,8 +144,8 @@ func (p *browserPage) call(method string, params any) (json.RawMessage, error) {
 		return r.Result, nil
 	case <-p.dead:
 		return nil, fmt.Errorf("%s: chromium is gone", method)
-	case <-time.After(60 * time.Second):
-		return nil, fmt.Errorf("%s: no reply in 60 s", method)
+	case <-time.After(3 * time.Minute): // generous: the machine may be loaded
+		return nil, fmt.Errorf("%s: no reply in 3 min", method)
 	}
 }
 
@@ -213,7 +217,7 @@ func (p *browserPage) waitFor(what, cond string, timeout time.Duration) {
 func (p *browserPage) navigate(url string) {
 	p.t.Helper()
 	p.do("Page.navigate", map[string]any{"url": url}, nil)
-	p.waitFor("load "+url, fmt.Sprintf(`document.readyState === "complete" && location.href.startsWith(%q)`, url), 30*time.Second)
+	p.waitFor("load "+url, fmt.Sprintf(`document.readyState === "complete" && location.href.startsWith(%q)`, url), 2*time.Minute)
 }
 
 // center scrolls the element into view and returns the middle of its box on screen.
@@ -294,7 +298,9 @@ func (p *browserPage) choose(selector, label string) {
 // screenshot saves the page as PNG, height pixels of it from the top.
 func (p *browserPage) screenshot(file string, width, height int) {
 	p.t.Helper()
-	_ = p.eval("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur()", nil)
+	// The focus stays where it is: a field losing it would let app.js reload the page
+	// (it waits while someone types) and empty a form being filled in.
+	_ = p.eval("window.scrollTo(0, 0)", nil)
 	p.do("Emulation.setDeviceMetricsOverride", map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}, nil)
 	var shot struct {
 		Data string `json:"data"`
