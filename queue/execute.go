@@ -38,7 +38,7 @@ func (w *worker) runSlot(p *producer, job *JobRow) {
 // runOne executes job and hands its outcome to the completer. Its context ends at its
 // kind's timeout, at a hard stop, or when the worker cancels it.
 func (w *worker) runOne(job *JobRow) {
-	if err := w.mayStart(w.jobsCtx); err != nil {
+	if err := w.mayStart(w.jobsCtx, job); err != nil {
 		res := result{job: job, out: &outcome{prepare: w.c.prepare}}
 		if errors.Is(err, ErrWorkerLost) {
 			res.stopped = ErrWorkerLost // claimed by the dead registration: another's now

@@ -219,9 +219,14 @@ func (w *worker) touch(ctx context.Context) (bool, error) {
 // mayStart tells whether a claimed job may start. A worker that has not touched its
 // row for half of RescueAfter (the process was paused, or the database was away) may
 // have been declared dead, and its claims given to others: it asks the database before
-// starting. The answer is errWorkerLost (the job is another's now: drop it),
-// errUnconfirmed (the database did not answer: give the job back) or nil.
-func (w *worker) mayStart(ctx context.Context) error {
+// starting. A job claimed under a registration the worker has since lost (another
+// slot found it lost and registered again) is another's too. The answer is
+// errWorkerLost (the job is another's now: drop it), errUnconfirmed (the database did
+// not answer: give the job back) or nil.
+func (w *worker) mayStart(ctx context.Context, job *JobRow) error {
+	if job.ClaimedBy != w.id.Load() {
+		return ErrWorkerLost
+	}
 	if time.Since(time.Unix(0, w.touchedAt.Load())) < w.c.cfg.RescueAfter/2 {
 		return nil
 	}
@@ -229,7 +234,7 @@ func (w *worker) mayStart(ctx context.Context) error {
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w", errUnconfirmed, err)
-	case !ok:
+	case !ok || job.ClaimedBy != w.id.Load():
 		return ErrWorkerLost
 	}
 	return nil
