@@ -35,6 +35,17 @@ const fallbackPollFactor = 5
 // (after 1, 2, 3 ms) before it takes the leader for gone.
 const notRungRetries = 3
 
+// slowReturn: a waiter that comes back to the bell later than this after its last
+// wait returned reads the generation first (the leader rings at most every few ms).
+const slowReturn = 2 * time.Millisecond
+
+// activeWait is the wait on the bell for activeFor after a ring: a ring missed while
+// work comes costs at most that long.
+const (
+	activeWait = time.Second
+	activeFor  = 10 * time.Second
+)
+
 // maxBellWait bounds one wait on the bell below the driver's read timeout.
 const maxBellWait = 50 * time.Second
 
@@ -217,6 +228,8 @@ func (w *worker) runWaiter(ctx context.Context) {
 	notRung, failures := 0, 0
 	var stoodAt time.Time // when this waiter last stood for election, finding no leader
 	checkFirst := false   // read the generation before waiting: a ring may have passed
+	var lastWait time.Time // when the last wait returned
+	shortWait := false     // the session waits activeWait (a ring came lately)
 	wasBusy := false
 	w.lookForWork(false)
 	for ctx.Err() == nil {
@@ -237,7 +250,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 				w.waitFailed(ctx, err, failures, fallback)
 				continue
 			}
-			checkFirst = true
+			checkFirst, shortWait = true, false
 		}
 		if seen < 0 || checkFirst {
 			// Without waiting: a ring that came while this waiter was not waiting
@@ -259,8 +272,33 @@ func (w *worker) runWaiter(ctx context.Context) {
 			}
 			seen = gen
 		}
+		// While work comes, a ring this waiter missed (it came back to the bell late
+		// and the bell was locked again) costs at most activeWait, not the whole
+		// safety net: the session waits less for activeFor after a ring.
+		if active := time.Since(time.Unix(0, w.rungAt.Load())) < activeFor; active != shortWait && lockWait > activeWait {
+			d := lockWait
+			if active {
+				d = activeWait
+			}
+			if err := s.setLockWait(ctx, d); err != nil {
+				s.close()
+				s = nil
+				failures++
+				w.waitFailed(ctx, err, failures, fallback)
+				continue
+			}
+			shortWait = active
+		}
+		if !lastWait.IsZero() && time.Since(lastWait) > slowReturn {
+			// This waiter came back late (a slow process, a busy machine): a ring
+			// may have come and the bell been locked again meanwhile. Read first.
+			checkFirst = true
+			lastWait = time.Time{}
+			continue
+		}
 		w.c.bellWaits.Add(1)
 		gen, err := s.q.BellWait(ctx)
+		lastWait = time.Now()
 		switch {
 		case err == nil && gen != seen: // rung
 			w.c.heard.Add(1)
@@ -316,7 +354,6 @@ func (w *worker) waitFailed(ctx context.Context, err error, failures int, fallba
 // lookForWork has the poller read the claim heads now; rung: after a ring, when the
 // work may take a moment to be visible.
 func (w *worker) lookForWork(rung bool) {
-	w.lastLook.Store(time.Now().UnixNano())
 	if rung {
 		w.rungAt.Store(time.Now().UnixNano())
 	}

@@ -75,6 +75,14 @@ func (s *store) holdSession(ctx context.Context, idle, lockWait time.Duration) (
 	return h, nil
 }
 
+// setLockWait changes how long the session's locking reads wait.
+func (h *heldSession) setLockWait(ctx context.Context, lockWait time.Duration) error {
+	if _, err := h.conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = ?", seconds(lockWait)); err != nil {
+		return fmt.Errorf("set the session's innodb_lock_wait_timeout: %w", err)
+	}
+	return nil
+}
+
 // seconds rounds d up to whole seconds, at least 1.
 func seconds(d time.Duration) int64 {
 	return max(1, int64((d+time.Second-1)/time.Second))

@@ -12,8 +12,8 @@ import (
 
 // runMaintenance does the chores of every worker process, which cost no query while
 // the worker is idle: stopping its jobs cancelled by an operator (only while it runs
-// some), and releasing claims it does not know it holds (every 10 s while it works,
-// every 5 min when idle). The fleet's periodic chores run in the leader alone
+// some), and releasing claims it does not know it holds (every 10 s while it works
+// or was rung in the last minute, every 5 min when idle). The fleet's periodic chores run in the leader alone
 // (runLeaderChores).
 func (w *worker) runMaintenance(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
@@ -34,7 +34,7 @@ func (w *worker) runMaintenance(ctx context.Context) {
 			w.chore(ctx, "refresh paused queues", w.refreshPaused)
 		}
 		reconcileEvery := 5 * time.Minute
-		if busy || time.Since(time.Unix(0, w.lastLook.Load())) < time.Minute {
+		if busy || time.Since(time.Unix(0, w.rungAt.Load())) < time.Minute {
 			reconcileEvery = 10 * time.Second
 		}
 		if time.Since(lastReconcile) >= reconcileEvery {

@@ -43,9 +43,8 @@ type worker struct {
 	failing   time.Time // since when the completer fails to write; zero while it writes
 	unhealthy bool      // the observer was told so
 
-	pollNow  chan struct{} // the waiter asks the poller to look for work
-	lastLook atomic.Int64  // unix nanoseconds of the last time the waiter asked
-	rungAt   atomic.Int64  // unix nanoseconds of the last ring the waiter heard
+	pollNow chan struct{} // the waiter asks the poller to look for work
+	rungAt  atomic.Int64  // unix nanoseconds of the last ring the waiter heard
 
 	stand     chan struct{} // a waiter found no leader: stand for election
 	belled    chan struct{} // this process was elected and holds the doorbell
