@@ -226,8 +226,8 @@ func (w *worker) runWaiter(ctx context.Context) {
 	fallback := min(fallbackPollFactor*w.c.cfg.PollInterval, time.Second)
 	seen := int64(-1) // the generation last heard; -1: not read yet
 	notRung, failures := 0, 0
-	var stoodAt time.Time // when this waiter last stood for election, finding no leader
-	checkFirst := false   // read the generation before waiting: a ring may have passed
+	var stoodAt time.Time  // when this waiter last stood for election, finding no leader
+	checkFirst := false    // read the generation before waiting: a ring may have passed
 	var lastWait time.Time // when the last wait returned
 	shortWait := false     // the session waits activeWait (a ring came lately)
 	wasBusy := false
