@@ -127,18 +127,19 @@ wait_until 60 "health_check job $hc finished" job_finished "$hc"
 	fail "health_check job $hc: $(q "SELECT state, last_error FROM iactq_jobs WHERE id = $hc")"
 pass "default schedule health_check (queue maintenance): job $hc completed"
 
-# 5. systemctl stop drains: nothing left running, nothing lost.
-enqueue stop 20 '{"sleep_ms":3000}'
+# 5. systemctl stop drains: nothing left running, nothing lost. More jobs than the
+# default queue's 25 slots, so that some are still waiting at the stop.
+enqueue stop 40 '{"sleep_ms":3000}'
 wait_until 30 "stop-test jobs running" some_running stop
 before=$(counts stop)
 t=$SECONDS
 systemctl stop iactq-worker
 after=$(counts stop)
 [ "$(n_state stop running)" = 0 ] || fail "after systemctl stop: $after (jobs left running)"
-[ "$(n_all stop)" = 20 ] && [ "$(n_state stop discarded)" = 0 ] || fail "after stop: $after (jobs lost)"
+[ "$(n_all stop)" = 40 ] && [ "$(n_state stop discarded)" = 0 ] || fail "after stop: $after (jobs lost)"
 pass "systemctl stop drained in $((SECONDS - t))s: before stop {$before} after {$after}"
 systemctl start iactq-worker
-wait_until 60 "the 20 stop-test jobs completed" all_completed stop 20
+wait_until 60 "the 40 stop-test jobs completed" all_completed stop 40
 pass "after restart: {$(counts stop)}"
 
 # 6. SIGSTOP: the watchdog fires, systemd restarts the worker, its jobs complete.
