@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/queue/queuetest"
 )
@@ -104,13 +105,7 @@ func (f *fleet) waitLeader(t *testing.T, except ...int) int {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 30 s waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitfor.True(t, 30*time.Second, cond, func() string { return what })
 }
 
 func (f *fleet) count(t *testing.T, query string, args ...any) int {
