@@ -83,6 +83,13 @@ func TestPrioritiesExplainAndSummary(t *testing.T) {
 	if err := json.Unmarshal([]byte(c.ok("priorities", "--explain", fmt.Sprint(last), "--json")), &e); err != nil || e["ahead_total"] != 2.0 || e["queue_paused"] != true {
 		t.Errorf("--explain --json: %v %v", e, err)
 	}
+	// A job enqueued for later is due then, not "due since" a time to come.
+	later := strings.TrimSpace(c.ok("enqueue", "noop", "--in", "2h"))
+	out = c.ok("priorities", "--explain", later)
+	if !strings.Contains(out, "due at ") || !strings.Contains(out, "(in ") || strings.Contains(out, "due since") {
+		t.Errorf("a job enqueued for later:\n%s", out)
+	}
+	c.ok("jobs", "cancel", later) // out of the summary below
 	if r := c.run("priorities", "--explain", "999999"); r.code != 1 {
 		t.Errorf("explain of a missing job: %d", r.code)
 	}

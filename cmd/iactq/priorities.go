@@ -412,8 +412,12 @@ func explainLines(e *queue.Explanation, now time.Time) []string {
 	j, p := e.Job, e.Priority
 	var out []string
 	if p != nil {
-		line := fmt.Sprintf("class %s: due since %s, age %s against an SLA of %s", p.Class,
-			localTime(j.ScheduledAt), shortDuration(time.Duration(p.AgeSeconds)*time.Second), shortDuration(time.Duration(p.SLASeconds)*time.Second))
+		due := "due since " + localTime(j.ScheduledAt)
+		if j.ScheduledAt.After(now) { // enqueued for later: its age counts from then
+			due = fmt.Sprintf("due at %s (%s)", localTime(j.ScheduledAt), relative(j.ScheduledAt, now))
+		}
+		line := fmt.Sprintf("class %s: %s, age %s against an SLA of %s", p.Class, due,
+			shortDuration(time.Duration(p.AgeSeconds)*time.Second), shortDuration(time.Duration(p.SLASeconds)*time.Second))
 		if p.AgeSeconds > p.SLASeconds {
 			line += fmt.Sprintf(" (overdue by %s)", shortDuration(time.Duration(p.AgeSeconds-p.SLASeconds)*time.Second))
 		} else {
