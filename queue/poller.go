@@ -14,10 +14,6 @@ import (
 // It looks when the waiter (doorbell.go) asks: at a ring of the leader's doorbell, at
 // the safety net's timeout, and every few PollIntervals while no leader rings.
 func (w *worker) runPoller(ctx context.Context) {
-	queues := make([]string, 0, len(w.producers))
-	for q := range w.producers {
-		queues = append(queues, q)
-	}
 	failures := 0
 	var lastPoll int64
 	for {
@@ -45,7 +41,7 @@ func (w *worker) runPoller(ctx context.Context) {
 			}
 		}
 		for try := 0; try < tries; try++ {
-			found, err := w.pollOnce(ctx, queues)
+			found, err := w.pollOnce(ctx)
 			w.c.cfg.Observer.Polled(err)
 			if err != nil {
 				if ctx.Err() == nil && failures%20 == 0 {
@@ -63,9 +59,11 @@ func (w *worker) runPoller(ctx context.Context) {
 	}
 }
 
-// pollOnce signals the producers of queues with available jobs.
-func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
-	rows, err := w.c.store.q.JobClaimHeadsAll(ctx, queues)
+// pollOnce signals the producers of queues with available jobs. It reads the heads of
+// every queue (the same loose scan as the leader's watch) and ignores the queues this
+// worker does not serve.
+func (w *worker) pollOnce(ctx context.Context) (bool, error) {
+	rows, err := w.c.store.q.JobHeadsEveryQueue(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -74,7 +72,7 @@ func (w *worker) pollOnce(ctx context.Context, queues []string) (bool, error) {
 	byQueue := map[string][]dbsqlc.JobClaimHeadsRow{}
 	found := false
 	for _, r := range rows {
-		if w.c.runsKind(r.Kind) {
+		if w.producers[r.Queue] != nil && w.c.runsKind(r.Kind) {
 			byQueue[r.Queue] = append(byQueue[r.Queue], dbsqlc.JobClaimHeadsRow{Kind: r.Kind, Oldest: r.Oldest})
 			found = true
 		}

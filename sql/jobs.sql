@@ -159,12 +159,6 @@ UPDATE iactq_jobs
 SET state = 'available', attempt = attempt - 1, claimed_by = NULL
 WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
 
--- name: JobClaimHeadsAll :many
-SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
-FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
-WHERE state = 'available' AND queue IN (sqlc.slice(queues))
-GROUP BY state, queue, kind;
-
 -- name: JobReleaseMany :execrows
 UPDATE iactq_jobs
 SET state = 'available', attempt = attempt - 1, claimed_by = NULL
@@ -192,7 +186,8 @@ DELETE FROM iactq_jobs
 WHERE id IN (sqlc.slice(ids)) AND state IN ('completed', 'discarded', 'cancelled');
 
 -- JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
--- a loose scan of the claim index, for the check of kinds no live worker runs.
+-- a loose scan of the claim index (one probe per queue and kind), for the leader's
+-- watch, the check of kinds no live worker runs, and a worker's poll.
 -- name: JobHeadsEveryQueue :many
 SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
 FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)

@@ -161,52 +161,6 @@ func (q *Queries) JobClaimHeads(ctx context.Context, queue string) ([]JobClaimHe
 	return items, nil
 }
 
-const jobClaimHeadsAll = `-- name: JobClaimHeadsAll :many
-SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
-FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)
-WHERE state = 'available' AND queue IN (/*SLICE:queues*/?)
-GROUP BY state, queue, kind
-`
-
-type JobClaimHeadsAllRow struct {
-	Queue  string
-	Kind   string
-	Oldest time.Time
-}
-
-func (q *Queries) JobClaimHeadsAll(ctx context.Context, queues []string) ([]JobClaimHeadsAllRow, error) {
-	query := jobClaimHeadsAll
-	var queryParams []interface{}
-	if len(queues) > 0 {
-		for _, v := range queues {
-			queryParams = append(queryParams, v)
-		}
-		query = strings.Replace(query, "/*SLICE:queues*/?", strings.Repeat(",?", len(queues))[1:], 1)
-	} else {
-		query = strings.Replace(query, "/*SLICE:queues*/?", "NULL", 1)
-	}
-	rows, err := q.db.QueryContext(ctx, query, queryParams...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []JobClaimHeadsAllRow
-	for rows.Next() {
-		var i JobClaimHeadsAllRow
-		if err := rows.Scan(&i.Queue, &i.Kind, &i.Oldest); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const jobClaimRange = `-- name: JobClaimRange :many
 SELECT id, kind, queue, args, state, attempt, max_attempts, created_at, scheduled_at, available_at, attempted_at, finished_at, errors, unique_key, requested_by, schedule_name, claimed_by, unique_live_key FROM iactq_jobs
 WHERE state = 'available' AND queue = ? AND kind = ?
@@ -627,7 +581,8 @@ type JobHeadsEveryQueueRow struct {
 }
 
 // JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
-// a loose scan of the claim index, for the check of kinds no live worker runs.
+// a loose scan of the claim index (one probe per queue and kind), for the leader's
+// watch, the check of kinds no live worker runs, and a worker's poll.
 func (q *Queries) JobHeadsEveryQueue(ctx context.Context) ([]JobHeadsEveryQueueRow, error) {
 	rows, err := q.db.QueryContext(ctx, jobHeadsEveryQueue)
 	if err != nil {
