@@ -10,9 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -26,21 +29,59 @@ import (
 //
 // It needs the binary log on (log_bin, binlog_format=ROW) and a user with replication
 // privileges (REPLICATION SLAVE, and BINLOG MONITOR on MariaDB or REPLICATION CLIENT on
-// MySQL to read the current position), which is why it is optional, with its own DSN
-// (Config.BinlogDSN). When it cannot follow, workers poll at Config.PollInterval.
+// MySQL to read the current position). It follows with Config.BinlogDSN when set
+// (explicit: a failure is a warning, and it retries), else with the worker's own DSN
+// (Config.DSN, automatic: when the server or the grants do not allow it, it says why
+// once, at info level, and stops). Meanwhile the leader polls at Config.PollInterval.
 type binlogFollower struct {
 	dsn    string
+	auto   bool   // dsn is the worker's own (Config.DSN), not Config.BinlogDSN
 	schema string // the queue's database
 	log    zerolog.Logger
 	wake   func()
 	// healthy is called with true once following, false when it stopped.
 	healthy func(bool)
+	// note records why automatic wake-ups are off ("" once following) and tells
+	// whether that is news: each reason is logged once per client, not per election.
+	note func(reason string) bool
+	// followingSince is when the current stream started following (zero: not yet).
+	followingSince time.Time
+	poll           time.Duration // the leader's poll interval, for messages
 	// columns reads the columns of iactq_jobs (name and type, in order) from the
 	// queue's database: where the row images hold state, when the binary log does
 	// not carry column names (binlog_row_metadata=FULL does).
 	columns func(ctx context.Context) ([]jobsColumn, error)
 
 	layout jobsLayout // of the table id last seen
+}
+
+// binlogSource is the DSN the leader follows the binary log with ("" for none), and
+// whether it is the worker's own, tried automatically: Config.BinlogDSN when set
+// (BinlogOff: none), else Config.DSN.
+func (c *Client) binlogSource() (dsn string, auto bool) {
+	switch b := strings.TrimSpace(c.cfg.BinlogDSN); {
+	case strings.EqualFold(b, BinlogOff):
+		return "", false
+	case b != "":
+		return c.cfg.BinlogDSN, false
+	}
+	return c.cfg.DSN, c.cfg.DSN != ""
+}
+
+// binlogNotes holds, per client, why automatic binary-log wake-ups are off (the last
+// reason logged), so that a leader elected again does not say it again. Keys are weak:
+// an entry goes with its client.
+var binlogNotes sync.Map // weak.Pointer[Client] -> string
+
+// noteBinlog records reason ("" once following) and tells whether it differs from the
+// one recorded before: whether it is worth a line.
+func (c *Client) noteBinlog(reason string) bool {
+	k := weak.Make(c)
+	prev, loaded := binlogNotes.Swap(k, reason)
+	if !loaded {
+		runtime.AddCleanup(c, func(k weak.Pointer[Client]) { binlogNotes.Delete(k) }, k)
+	}
+	return reason != "" && (!loaded || prev.(string) != reason)
 }
 
 // jobsColumn is one column of iactq_jobs.
@@ -133,20 +174,52 @@ func enumValues(typ string) []string {
 	return out
 }
 
+// maxBinlogRetry bounds the wait between two attempts to follow the binary log.
+const maxBinlogRetry = time.Minute
+
+// binlogRetryDelay is the wait before the nth attempt in a row to follow again:
+// doubling from half a second up to maxBinlogRetry.
+func binlogRetryDelay(n int) time.Duration {
+	if n > 8 {
+		return maxBinlogRetry
+	}
+	return min(500*time.Millisecond<<max(n-1, 0), maxBinlogRetry)
+}
+
 // run follows the binary log until ctx ends, restarting from the current position
-// after any error (a purged position, a restarted server, a dropped connection).
+// after an error (a purged position, a restarted server, a dropped connection), with
+// back-off up to a minute. Automatic (f.auto), it stops when the server or the user's
+// grants do not allow following (binlogUnavailableError), and logs at info level only.
 func (f *binlogFollower) run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
+		f.followingSince = time.Time{}
 		err := f.follow(ctx)
 		f.healthy(false)
 		if ctx.Err() != nil {
 			return
 		}
+		// A stream that followed a good while is a new start, not one more failure.
+		if !f.followingSince.IsZero() && time.Since(f.followingSince) >= maxBinlogRetry {
+			failures = 0
+		}
 		failures++
-		delay := min(time.Duration(failures)*500*time.Millisecond, 10*time.Second)
-		if failures == 1 || failures%20 == 0 {
-			f.log.Warn().Err(err).Dur("retry_in", delay).Msg("binlog wake-ups stopped; polling meanwhile")
+		var un *binlogUnavailableError
+		if f.auto && errors.As(err, &un) {
+			if f.note(un.reason) {
+				f.log.Info().Str("wakeup", "polling").Str("reason", un.reason).Dur("poll_interval", f.poll).
+					Msgf("wake-ups: not following the binary log, %s: the leader polls for new jobs every %s instead (set --binlog-dsn or IACTQ_BINLOG_DSN to a replication user for instant wake-ups, or to off to skip this check)", un.reason, f.poll)
+			}
+			return
+		}
+		delay := binlogRetryDelay(failures)
+		switch {
+		case f.auto && failures == 1:
+			f.log.Info().Err(err).Dur("retry_in", delay).Msg("binlog wake-ups stopped; polling meanwhile, retrying with back-off")
+		case !f.auto && (failures == 1 || failures%20 == 0):
+			f.log.Warn().Err(err).Dur("retry_in", delay).Int("failures", failures).Msg("binlog wake-ups stopped; polling meanwhile")
+		default:
+			f.log.Debug().Err(err).Dur("retry_in", delay).Int("failures", failures).Msg("binlog wake-ups: cannot follow yet; polling meanwhile")
 		}
 		select {
 		case <-ctx.Done():
@@ -205,9 +278,21 @@ func (f *binlogFollower) follow(ctx context.Context) error {
 	defer syncer.Close()
 	streamer, err := syncer.StartSync(pos.position)
 	if err != nil {
+		if accessDenied(err) {
+			// Registering as a replica is what REPLICATION SLAVE allows; the same
+			// user and password just read the position, so it is not the login.
+			return &binlogUnavailableError{reason: fmt.Sprintf("user %s lacks REPLICATION SLAVE", cfg.User), err: err}
+		}
 		return fmt.Errorf("start following the binary log: %w", err)
 	}
-	f.log.Info().Str("position", pos.position.String()).Uint32("server_id", serverID).Msg("following the binary log for wake-ups")
+	if f.auto {
+		f.note("")
+		f.log.Info().Str("wakeup", "binlog").Str("position", pos.position.String()).Uint32("server_id", serverID).
+			Msg("following the binary log for wake-ups with the worker's own DSN (no --binlog-dsn set; IACTQ_BINLOG_DSN=off polls instead)")
+	} else {
+		f.log.Info().Str("wakeup", "binlog").Str("position", pos.position.String()).Uint32("server_id", serverID).Msg("following the binary log for wake-ups")
+	}
+	f.followingSince = time.Now()
 	f.healthy(true)
 	for {
 		ev, err := streamer.GetEvent(ctx)
@@ -258,8 +343,56 @@ type binlogPosition struct {
 	flavor   string
 }
 
-// currentBinlogPosition reads where the binary log ends now (and the server's flavor).
-// These are server-administration statements sqlc has no use for.
+// binlogUnavailableError says why the binary log cannot be followed at all with a
+// DSN (the server's settings or the user's grants, not a passing failure): automatic
+// wake-ups give up on it, with reason, until the next election.
+type binlogUnavailableError struct {
+	reason string
+	err    error // the server's error, if any
+}
+
+func (e *binlogUnavailableError) Error() string {
+	if e.err != nil {
+		return e.reason + ": " + e.err.Error()
+	}
+	return e.reason
+}
+
+func (e *binlogUnavailableError) Unwrap() error { return e.err }
+
+// accessDenied tells whether err is the server's refusal for want of a privilege, from
+// either driver: ER_SPECIFIC_ACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, or
+// ER_ACCESS_DENIED_ERROR, which MariaDB answers to a registration as a replica
+// without REPLICATION SLAVE ("Access denied for user ... (using password: YES)", the
+// login having succeeded).
+func accessDenied(err error) bool {
+	var n uint16
+	var me *mysql.MyError
+	var ge *gomysql.MySQLError
+	switch {
+	case errors.As(err, &me):
+		n = me.Code
+	case errors.As(err, &ge):
+		n = ge.Number
+	}
+	return n == 1227 || n == 1044 || n == 1045
+}
+
+// binlogSettings judges the server's binary-log settings for wake-ups: "" when they
+// allow following it, else why not.
+func binlogSettings(logBin int, format string) string {
+	switch {
+	case logBin != 1:
+		return "binary log off on the server (log_bin=OFF)"
+	case !strings.EqualFold(format, "ROW"):
+		return fmt.Sprintf("binlog_format is %s on the server, not ROW", format)
+	}
+	return ""
+}
+
+// currentBinlogPosition reads where the binary log ends now (and the server's flavor),
+// after checking that it is on and in ROW format. These are server-administration
+// statements sqlc has no use for.
 func currentBinlogPosition(ctx context.Context, dsn string) (binlogPosition, error) {
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {
@@ -274,22 +407,27 @@ func currentBinlogPosition(ctx context.Context, dsn string) (binlogPosition, err
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var version, format string
-	if err := db.QueryRowContext(ctx, "SELECT VERSION(), @@GLOBAL.binlog_format").Scan(&version, &format); err != nil {
-		return binlogPosition{}, fmt.Errorf("read server version: %w", err)
+	var logBin int
+	if err := db.QueryRowContext(ctx, "SELECT VERSION(), @@GLOBAL.log_bin, @@GLOBAL.binlog_format").Scan(&version, &logBin, &format); err != nil {
+		return binlogPosition{}, fmt.Errorf("read the server's binary-log settings: %w", err)
 	}
-	flavor := mysql.MySQLFlavor
+	if why := binlogSettings(logBin, format); why != "" {
+		return binlogPosition{}, &binlogUnavailableError{reason: why}
+	}
+	flavor, monitor := mysql.MySQLFlavor, "REPLICATION CLIENT"
 	if strings.Contains(strings.ToLower(version), "mariadb") {
-		flavor = mysql.MariaDBFlavor
+		flavor, monitor = mysql.MariaDBFlavor, "BINLOG MONITOR"
 	}
-	if format != "ROW" {
-		return binlogPosition{}, fmt.Errorf("binlog_format is %s; wake-ups need ROW", format)
-	}
-	var p binlogPosition
-	p.flavor = flavor
+	p := binlogPosition{flavor: flavor}
+	var lastErr error
 	for _, stmt := range []string{"SHOW BINARY LOG STATUS", "SHOW MASTER STATUS"} {
 		rows, err := db.QueryContext(ctx, stmt)
 		if err != nil {
-			continue // older or newer servers know only one of the two
+			// Older or newer servers know only one of the two.
+			if lastErr == nil || accessDenied(err) {
+				lastErr = err
+			}
+			continue
 		}
 		cols, _ := rows.Columns()
 		vals := make([]sql.RawBytes, len(cols))
@@ -306,7 +444,10 @@ func currentBinlogPosition(ctx context.Context, dsn string) (binlogPosition, err
 		if found {
 			return p, nil
 		}
-		return p, errors.New("the binary log is off (log_bin); wake-ups need it")
+		return p, &binlogUnavailableError{reason: "binary log off on the server (no binary log status)"}
 	}
-	return p, errors.New("cannot read the binary log position: the binlog user needs REPLICATION CLIENT (MySQL) or BINLOG MONITOR (MariaDB)")
+	if accessDenied(lastErr) {
+		return p, &binlogUnavailableError{reason: fmt.Sprintf("user %s lacks %s, to read the binary log position", cfg.User, monitor), err: lastErr}
+	}
+	return p, fmt.Errorf("cannot read the binary log position: %w", lastErr)
 }

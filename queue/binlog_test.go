@@ -1,10 +1,20 @@
 package queue_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/rs/zerolog"
+
+	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
 )
 
@@ -88,4 +98,179 @@ func (b *bundle) waitFollowing(t *testing.T) {
 			t.Fatal("the worker does not follow the binary log after 20 s")
 		}
 	}
+}
+
+// TestBinlogAutomaticWithOwnDSN: without a binlog DSN, a worker whose own user may
+// follow the binary log (here the admin user, which has every privilege) follows it:
+// with the leader's polling off (an hour), each plain-SQL insert rings the doorbell,
+// and the leader says so. (A job would run anyway within a second, the waiters' wait
+// after a recent ring; the rings tell the binary log's.)
+func TestBinlogAutomaticWithOwnDSN(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	logs := b.ownDSNClient(t, b.db.AdminDSN, queue.Config{PollInterval: time.Hour, IdlePollInterval: time.Hour})
+	b.startWorker(t)
+	b.waitFollowing(t)
+	rings := b.client.Rings()
+	for i := 0; i < 3; i++ {
+		res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
+		id, _ := res.LastInsertId()
+		b.waitState(t, id, queue.StateCompleted)
+	}
+	if n := b.client.Rings() - rings; n < 3 {
+		t.Errorf("%d rings for 3 inserts, polling off: the leader does not follow the binary log", n)
+	}
+	if n := len(logs.matching("info", "with the worker's own DSN")); n < 1 {
+		t.Errorf("no info line says the leader follows the binary log with the worker's own DSN:\n%s", logs)
+	}
+	if n := len(logs.matching("", "not following the binary log")); n != 0 {
+		t.Errorf("%d lines say the binary log is not followed:\n%s", n, logs)
+	}
+}
+
+// TestBinlogAutomaticWithoutGrantsPolls: without a binlog DSN, a worker whose user
+// lacks the replication grants (iactq_worker) polls, and says why once, at info level:
+// not again when this client's Work leads again, and with no warning.
+func TestBinlogAutomaticWithoutGrantsPolls(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	logs := b.ownDSNClient(t, b.db.WorkerDSN, queue.Config{PollInterval: 20 * time.Millisecond})
+	for round := 0; round < 2; round++ {
+		stop := b.startWorker(t)
+		res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
+		id, _ := res.LastInsertId()
+		b.waitState(t, id, queue.StateCompleted)
+		waitfor.True(t, 20*time.Second, func() bool { return b.client.Leading() }, func() string { return "this worker is not elected leader" })
+		if round == 0 {
+			waitfor.True(t, 20*time.Second, func() bool { return len(logs.matching("", "not following the binary log")) > 0 },
+				func() string { return "no line says why the binary log is not followed:\n" + logs.String() })
+		} else {
+			time.Sleep(time.Second) // the second term's watcher has tried by now
+		}
+		stop()
+	}
+	lines := logs.matching("", "not following the binary log")
+	if len(lines) != 1 {
+		t.Fatalf("%d lines say why the binary log is not followed over two terms, want 1:\n%s", len(lines), logs)
+	}
+	if l := lines[0]; l["level"] != "info" || !strings.Contains(fmt.Sprint(l["reason"]), "lacks BINLOG MONITOR") {
+		t.Errorf("line %v: want level info and a reason naming BINLOG MONITOR", l)
+	}
+	for _, l := range logs.matching("warn", "binlog") {
+		t.Errorf("a warning about the binary log: %v", l)
+	}
+	if n := len(logs.matching("", "following the binary log for wake-ups")); n != 0 {
+		t.Errorf("%d lines say the leader follows the binary log:\n%s", n, logs)
+	}
+}
+
+// TestBinlogAutomaticWithoutReplicationSlave: a user that may read the binary log's
+// position (BINLOG MONITOR) but not register as a replica (REPLICATION SLAVE) polls,
+// and the reason names REPLICATION SLAVE: found by trying to follow.
+func TestBinlogAutomaticWithoutReplicationSlave(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	admin, err := queue.OpenDB(b.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	cfg, err := mysql.ParseDSN(b.db.WorkerDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.User = "iactq_m_" + b.db.Name[len("iactq_t_"):]
+	for _, stmt := range []string{
+		fmt.Sprintf("CREATE USER '%s'@'localhost' IDENTIFIED BY '%s'", cfg.User, cfg.Passwd),
+		fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s.* TO '%s'@'localhost'", b.db.Name, cfg.User),
+		fmt.Sprintf("GRANT BINLOG MONITOR ON *.* TO '%s'@'localhost'", cfg.User),
+	} {
+		if _, err := admin.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(fmt.Sprintf("DROP USER '%s'@'localhost'", cfg.User)); err != nil {
+			t.Error(err)
+		}
+	})
+	logs := b.ownDSNClient(t, cfg.FormatDSN(), queue.Config{PollInterval: 20 * time.Millisecond})
+	b.startWorker(t)
+	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
+	id, _ := res.LastInsertId()
+	b.waitState(t, id, queue.StateCompleted)
+	waitfor.True(t, 20*time.Second, func() bool { return len(logs.matching("info", "not following the binary log")) > 0 },
+		func() string { return "no line says why the binary log is not followed:\n" + logs.String() })
+	if l := logs.matching("info", "not following the binary log")[0]; !strings.Contains(fmt.Sprint(l["reason"]), "lacks REPLICATION SLAVE") {
+		t.Errorf("line %v: want a reason naming REPLICATION SLAVE", l)
+	}
+}
+
+// TestBinlogOffPolls: BinlogDSN "off" keeps a worker whose user could follow the
+// binary log polling: no attempt, no line about it.
+func TestBinlogOffPolls(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	logs := b.ownDSNClient(t, b.db.AdminDSN, queue.Config{BinlogDSN: "OFF", PollInterval: 20 * time.Millisecond})
+	b.startWorker(t)
+	waitfor.True(t, 20*time.Second, func() bool { return b.client.Leading() }, func() string { return "this worker is not elected leader" })
+	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
+	id, _ := res.LastInsertId()
+	b.waitState(t, id, queue.StateCompleted)
+	time.Sleep(time.Second)
+	for _, l := range logs.matching("", "binary log") {
+		t.Errorf("a line about the binary log with BinlogDSN off: %v", l)
+	}
+}
+
+// ownDSNClient replaces b's client by one over a pool for dsn, with cfg.DSN = dsn and
+// no binlog DSN unless cfg has one, logging at info level to the test and to the
+// returned lines.
+func (b *bundle) ownDSNClient(t *testing.T, dsn string, cfg queue.Config) *logLines {
+	t.Helper()
+	db, err := queue.OpenDB(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg.DSN = dsn
+	logs := &logLines{}
+	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), logs)).Level(zerolog.InfoLevel)
+	if b.client, err = queue.NewClient(db, b.client.Registry(), cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	return logs
+}
+
+// logLines keeps the JSON lines a logger writes.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// matching returns the lines at level (any when "") whose message contains text.
+func (l *logLines) matching(level, text string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(l.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		if msg, _ := m["message"].(string); strings.Contains(msg, text) && (level == "" || m["level"] == level) {
+			out = append(out, m)
+		}
+	}
+	return out
 }

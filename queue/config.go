@@ -27,9 +27,18 @@ type Config struct {
 	PollInterval time.Duration
 	// BinlogDSN, when set, is a DSN of a user with replication privileges: the
 	// leader then follows the binary log to wake idle workers the moment a job is
-	// inserted. Without it, or while the binary log cannot be followed, it polls
-	// every PollInterval. docs/wakeups.md tells how.
+	// inserted, and warns when it cannot. Empty, the leader tries DSN instead, and
+	// polls, saying why once, if the server or the user's grants do not allow it.
+	// BinlogOff turns the binary log off for wake-ups: the leader polls. While it
+	// does not follow the binary log, the leader polls every PollInterval.
+	// docs/wakeups.md tells how.
 	BinlogDSN string
+	// DSN is the DSN the client's database was opened with (OpenDB's), if known.
+	// The client opens nothing with it: with BinlogDSN empty, the leader tries to
+	// follow the binary log with it (its server must have log_bin on, binlog_format
+	// ROW, and its user REPLICATION SLAVE and BINLOG MONITOR, REPLICATION CLIENT on
+	// MySQL). Empty, and BinlogDSN empty, the leader polls.
+	DSN string
 	// IdlePollInterval is the safety net: how long an idle worker waits on the
 	// leader's doorbell without a ring before it looks for work itself (10 s).
 	IdlePollInterval  time.Duration
@@ -62,6 +71,11 @@ type Config struct {
 	// check (no job ran in two places at once, none ran after losing its claim).
 	Journal func(job *JobRow, start, end time.Time, err error)
 }
+
+// BinlogOff, as Config.BinlogDSN (any case), keeps the leader from following the
+// binary log: it polls for new work every PollInterval even when Config.DSN could
+// follow the log.
+const BinlogOff = "off"
 
 // DiscardAtOnce, as Config.UnknownKindGrace, discards a job whose kind no live worker
 // runs as soon as a worker notices it (no grace).

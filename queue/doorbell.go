@@ -115,7 +115,7 @@ func (w *worker) watch(ctx context.Context) error {
 	binlogWake <- struct{}{}
 	var followers sync.WaitGroup
 	defer followers.Wait()
-	if w.c.cfg.BinlogDSN != "" {
+	if dsn, _ := w.c.binlogSource(); dsn != "" {
 		if f, err := w.binlogFollower(ctx, binlogWake, &binlogOK); err != nil {
 			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
 		} else {

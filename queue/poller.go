@@ -88,7 +88,8 @@ func (w *worker) pollOnce(ctx context.Context) (bool, error) {
 }
 
 // binlogFollower prepares the leader's binary-log follower: it sends on wake at each
-// new job, and sets ok while it follows.
+// new job, and sets ok while it follows. It follows with Config.BinlogDSN, or without
+// one with the worker's own DSN (Config.DSN) when the server and the grants allow.
 func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}, ok *atomic.Bool) (*binlogFollower, error) {
 	name, err := w.c.store.q.SessionDatabase(ctx)
 	if err != nil {
@@ -98,8 +99,12 @@ func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}, ok *ato
 	if b, ok := name.([]byte); ok {
 		schema = string(b)
 	}
+	dsn, auto := w.c.binlogSource()
 	return &binlogFollower{
-		dsn:    w.c.cfg.BinlogDSN,
+		dsn:    dsn,
+		auto:   auto,
+		note:   w.c.noteBinlog,
+		poll:   w.c.cfg.PollInterval,
 		schema: schema,
 		log:    w.log,
 		wake: func() {

@@ -55,11 +55,15 @@ it runs the periodic chores (promotion of due jobs, rescue of dead workers' jobs
 schedules, pruning, and once a minute the SLA rollup into iactq_sla_rollup, see
 'iactq sla --help') and watches for new work. Idle workers wait on its doorbell, a
 row it holds locked, and wake when it rings; with no ring for 10 s they look
-themselves. The leader looks for new jobs every poll_interval (10 ms). With
---binlog-dsn (or IACTQ_BINLOG_DSN), a DSN of a user with REPLICATION SLAVE and
-REPLICATION CLIENT (BINLOG MONITOR on MariaDB), it follows the server's binary log
-instead (log_bin on, binlog_format=ROW) and rings the moment a job is inserted; if
-the log cannot be followed it polls as usual. docs/wakeups.md tells the design.
+themselves. The leader rings the moment a job is inserted when it can follow the
+server's binary log (log_bin on, binlog_format=ROW, and a user with REPLICATION
+SLAVE and BINLOG MONITOR, REPLICATION CLIENT on MySQL), else it looks for new jobs
+every poll_interval (10 ms). It follows with --binlog-dsn (or IACTQ_BINLOG_DSN)
+when set, warning and retrying (every minute at most) while it cannot; else it
+tries the worker's own DSN, and when the server or the user's grants do not allow
+it, it polls and says why once (an info line). --binlog-dsn=off (or
+IACTQ_BINLOG_DSN=off) makes it poll without trying. docs/wakeups.md tells the
+design.
 
 With IACTQ_EXEC_LOG=FILE every execution is appended to FILE as a JSON line
 (job_id, attempt, worker_pid, start, end, err), for checks that no job ran in two
@@ -78,11 +82,18 @@ places at once.`,
 			if binlogDSN == "" {
 				binlogDSN, binlogFrom = a.getenv("IACTQ_BINLOG_DSN"), "IACTQ_BINLOG_DSN"
 			}
-			if binlogDSN != "" {
+			switch {
+			case strings.EqualFold(strings.TrimSpace(binlogDSN), queue.BinlogOff):
+				cfg.BinlogDSN = queue.BinlogOff
+			case binlogDSN != "":
 				if _, err := queue.ParseDSN(binlogDSN); err != nil {
 					return &usageError{err: fmt.Errorf("binlog DSN: %w", err)}
 				}
 				cfg.BinlogDSN = binlogDSN
+			}
+			// Without a binlog DSN the leader tries the worker's own.
+			if cfg.DSN, err = a.dsnValue(); err != nil {
+				return err
 			}
 			if !cmd.Flags().Changed("queues") {
 				queues = a.getenv("IACTQ_QUEUES")
@@ -165,11 +176,15 @@ places at once.`,
 			actDone := make(chan struct{})
 			go func() { defer close(actDone); act.run(actCtx) }()
 			defer func() { stopAct(); <-actDone }() // after Work: the last summary
-			wakeupLog(a.log, c.Config(), binlogFrom)
+			wcfg := c.Config()
+			if wcfg.BinlogDSN == queue.BinlogOff {
+				wcfg.BinlogDSN = "" // the leader polls
+			}
+			wakeupLog(a.log, wcfg, binlogFrom)
 			return c.Work(ctx)
 		}),
 	}
-	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "follow the binary log with this DSN for instant wake-ups (default $IACTQ_BINLOG_DSN)")
+	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "follow the binary log with this DSN for instant wake-ups; \"off\": poll, do not try the worker's own DSN (default $IACTQ_BINLOG_DSN)")
 	cmd.Flags().StringVar(&queues, "queues", "", "queues and concurrency, e.g. default=10,reports=4 (default $IACTQ_QUEUES, else the config's queues)")
 	cmd.Flags().StringVar(&httpAddr, "http", "", "serve /healthz, /readyz, /metrics and the dashboard on ADDR (host:port; \":8080\" binds 127.0.0.1) (default $IACTQ_HTTP)")
 	return cmd
