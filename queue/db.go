@@ -39,7 +39,9 @@ func OpenDB(dsn string) (*sql.DB, error) {
 	db.SetMaxOpenConns(50)
 	db.SetMaxIdleConns(50)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	db.SetConnMaxIdleTime(sessionIdleTimeout / 2)
+	// Idle sessions are closed before the server's wait_timeout ends them, but not so
+	// soon that an idle worker's every heartbeat (10 s apart) opens a new one.
+	db.SetConnMaxIdleTime(sessionIdleTimeout * 3 / 4)
 	return db, nil
 }
 

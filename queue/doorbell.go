@@ -46,6 +46,30 @@ const (
 	activeFor  = 10 * time.Second
 )
 
+// groupSize is about how many idle processes one ring sets looking for work: the
+// leader splits the fleet into groups of this many by worker id, and a ring names one
+// (docs/wakeups.md, "Rings wake a group"). A ring's other waiters wait again at once.
+const groupSize = 4
+
+// fleetSizeEvery is how often the leader counts the fleet to size the groups.
+const fleetSizeEvery = 5 * time.Second
+
+// designated tells whether the waiter of worker id looks for work at a ring of
+// generation gen that split the waiters into groups groups.
+func designated(id, gen int64, groups int32) bool {
+	if groups <= 1 {
+		return true
+	}
+	g := int64(groups)
+	return ((id%g)+g)%g == ((gen%g)+g)%g
+}
+
+// widerGroups is the split of the next ring for work a ring's group left waiting: a
+// quarter as many groups (four times as many waiters), down to the whole fleet.
+func widerGroups(groups int) int {
+	return max(1, (groups+3)/4)
+}
+
 // maxBellWait bounds one wait on the bell below the driver's read timeout.
 const maxBellWait = 50 * time.Second
 
@@ -96,8 +120,17 @@ func (w *worker) watch(ctx context.Context) error {
 	case w.belled <- struct{}{}:
 	default:
 	}
-	ring := func() error {
-		if _, err := bell.q.WithTx(tx).BellRing(ctx); err != nil {
+	// The fleet is split into groups of about groupSize: a ring for new work sets one
+	// group looking. pending are the heads it rang for; while a poll later one is still
+	// there, unchanged (that group is busy, or does not serve its queue), the next ring
+	// wakes a wider split, up to the whole fleet.
+	groups, sizedAt := 1, time.Time{}
+	var seen, pending map[headKey]time.Time
+	pendingGroups := 0
+	var rungAt time.Time
+	lastStatement := time.Now() // on the bell's session, which the server ends when idle
+	ring := func(groups int) error {
+		if _, err := bell.q.WithTx(tx).BellRing(ctx, int32(groups)); err != nil {
 			return fmt.Errorf("ring the doorbell: %w", err)
 		}
 		err := tx.Commit()
@@ -106,7 +139,33 @@ func (w *worker) watch(ctx context.Context) error {
 			return fmt.Errorf("ring the doorbell: commit: %w", err)
 		}
 		w.c.rings.Add(1)
+		rungAt = time.Now()
+		lastStatement = rungAt
 		return lock()
+	}
+	// ringFor rings for the new work in heads: one group, or a wider split when the
+	// last ring's work is still there.
+	ringFor := func(fresh map[headKey]time.Time) error {
+		if time.Since(sizedAt) >= fleetSizeEvery {
+			if n, err := w.c.store.q.WorkerCount(ctx); err == nil {
+				groups = max(1, int((n+groupSize-1)/groupSize))
+			}
+			sizedAt = time.Now()
+		}
+		switch {
+		case len(fresh) > 0:
+			pending, pendingGroups = fresh, groups
+		case pending == nil:
+			return nil
+		case time.Since(rungAt) < w.c.cfg.PollInterval/2:
+			return nil // too soon to tell whether the group took it
+		case pendingGroups > 1 && stillWaiting(pending, seen):
+			pendingGroups = widerGroups(pendingGroups)
+		default:
+			pending = nil
+			return nil
+		}
+		return ring(pendingGroups)
 	}
 
 	var binlogOK atomic.Bool
@@ -128,34 +187,43 @@ func (w *worker) watch(ctx context.Context) error {
 	defer poll.Stop()
 	ping := time.NewTicker(heldPingEvery)
 	defer ping.Stop()
-	var seen map[headKey]time.Time
-	lastStatement := time.Now()
 	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-binlogWake:
+			var fresh map[headKey]time.Time
 			// The event can come a moment before its row is visible (MariaDB writes
 			// the binary log before the engine commits): ring once the heads show
 			// new work, or after 10 looks whatever they show.
 			for try := 0; try < 10 && ctx.Err() == nil; try++ {
 				heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
 				if err == nil {
-					var changed bool
-					if seen, changed = newWork(seen, heads, *w.paused.Load()); changed {
+					if seen, fresh = newWork(seen, heads, *w.paused.Load()); len(fresh) > 0 {
 						break
 					}
 				}
 				time.Sleep(time.Millisecond)
 			}
-			if err := ring(); err != nil {
+			if len(fresh) == 0 {
+				// Not visible yet after 10 looks: ring the whole fleet rather than
+				// lose the event.
+				pending, pendingGroups = nil, 1
+				if err := ring(1); err != nil {
+					return err
+				}
+			} else if err := ringFor(fresh); err != nil {
 				return err
 			}
-			lastStatement = time.Now()
 		case <-poll.C:
-			if binlogOK.Load() {
+			// Following the binary log, the heads are read only to widen a ring
+			// whose work is still there.
+			if binlogOK.Load() && pending == nil {
 				continue
+			}
+			if binlogOK.Load() && time.Since(rungAt) < w.c.cfg.PollInterval {
+				continue // give the group rung a moment
 			}
 			heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
 			if err != nil {
@@ -166,12 +234,12 @@ func (w *worker) watch(ctx context.Context) error {
 				continue
 			}
 			failures = 0
-			var changed bool
-			if seen, changed = newWork(seen, heads, *w.paused.Load()); changed {
-				if err := ring(); err != nil {
+			var fresh map[headKey]time.Time
+			seen, fresh = newWork(seen, heads, *w.paused.Load())
+			if len(fresh) > 0 || pending != nil {
+				if err := ringFor(fresh); err != nil {
 					return err
 				}
-				lastStatement = time.Now()
 			}
 		case <-ping.C:
 			if time.Since(lastStatement) < heldPingEvery/2 {
@@ -192,12 +260,11 @@ func (w *worker) watch(ctx context.Context) error {
 type headKey struct{ queue, kind string }
 
 // newWork compares the claim heads just read (the oldest available job per queue and
-// kind, of queues not paused) with those seen before, and tells whether any is new
-// or moved: new work may have come that an idle worker should look for. A head that
-// is gone is work taken, not new work.
-func newWork(seen map[headKey]time.Time, heads []dbsqlc.JobHeadsEveryQueueRow, paused map[string]bool) (map[headKey]time.Time, bool) {
-	now := make(map[headKey]time.Time, len(heads))
-	changed := false
+// kind, of queues not paused) with those seen before, and returns them and those that
+// are new or moved (fresh): new work may have come that an idle worker should look
+// for. A head that is gone is work taken, not new work.
+func newWork(seen map[headKey]time.Time, heads []dbsqlc.JobHeadsEveryQueueRow, paused map[string]bool) (now, fresh map[headKey]time.Time) {
+	now = make(map[headKey]time.Time, len(heads))
 	for _, h := range heads {
 		if paused[h.Queue] {
 			continue
@@ -205,10 +272,24 @@ func newWork(seen map[headKey]time.Time, heads []dbsqlc.JobHeadsEveryQueueRow, p
 		k := headKey{h.Queue, h.Kind}
 		now[k] = h.Oldest
 		if old, ok := seen[k]; !ok || !old.Equal(h.Oldest) {
-			changed = true
+			if fresh == nil {
+				fresh = map[headKey]time.Time{}
+			}
+			fresh[k] = h.Oldest
 		}
 	}
-	return now, changed
+	return now, fresh
+}
+
+// stillWaiting tells whether a head rung for is still there, unchanged: no one took
+// that job since.
+func stillWaiting(rungFor, heads map[headKey]time.Time) bool {
+	for k, at := range rungFor {
+		if now, ok := heads[k]; ok && now.Equal(at) {
+			return true
+		}
+	}
+	return false
 }
 
 // runWaiter waits on the doorbell while this worker has a free slot, and has the
@@ -297,13 +378,18 @@ func (w *worker) runWaiter(ctx context.Context) {
 			continue
 		}
 		w.c.bellWaits.Add(1)
-		gen, err := s.q.BellWait(ctx)
+		bell, err := s.q.BellWait(ctx)
+		gen := bell.Generation
 		lastWait = time.Now()
 		switch {
 		case err == nil && gen != seen: // rung
 			w.c.heard.Add(1)
 			seen, notRung, failures, stoodAt = gen, 0, 0, time.Time{}
-			w.lookForWork(true)
+			if designated(w.id.Load(), gen, bell.WakeGroups) {
+				w.c.looked.Add(1)
+				w.lookForWork(true)
+			}
+			// Else another group was rung: wait again at once.
 		case err == nil: // granted without a ring
 			notRung++
 			if notRung <= notRungRetries {

@@ -121,5 +121,8 @@ func (c *Client) Rings() int64 { return c.rings.Load() }
 // RingsHeard is how many rings this client's waiter heard.
 func (c *Client) RingsHeard() int64 { return c.heard.Load() }
 
+// RingsLooked is how many rings this client's waiter heard that named its group.
+func (c *Client) RingsLooked() int64 { return c.looked.Load() }
+
 // BellWaits is how many waits on the doorbell this client's waiter began.
 func (c *Client) BellWaits() int64 { return c.bellWaits.Load() }

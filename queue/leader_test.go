@@ -34,11 +34,21 @@ type fleet struct {
 
 func newFleet(t *testing.T, n int, cfg queue.Config) *fleet {
 	t.Helper()
-	f := &fleet{db: queuetest.New(t)}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 10 * time.Millisecond
+	cfgs := make([]queue.Config, n)
+	for i := range cfgs {
+		cfgs[i] = cfg
 	}
-	for i := 0; i < n; i++ {
+	return newFleetOf(t, cfgs)
+}
+
+// newFleetOf is newFleet with a configuration per client.
+func newFleetOf(t *testing.T, cfgs []queue.Config) *fleet {
+	t.Helper()
+	f := &fleet{db: queuetest.New(t)}
+	for _, cfg := range cfgs {
+		if cfg.PollInterval == 0 {
+			cfg.PollInterval = 10 * time.Millisecond
+		}
 		pool, err := queue.OpenDB(f.db.WorkerDSN)
 		if err != nil {
 			t.Fatal(err)
@@ -227,6 +237,99 @@ func TestRingWakesEveryIdleWaiter(t *testing.T) {
 	})
 	if n := f.ran.Load(); n != 1 {
 		t.Fatalf("the job ran %d times", n)
+	}
+}
+
+// TestRingSetsOneGroupLooking: a ring for one new job wakes every idle waiter, but
+// only one group of four of twelve looks for work (the others wait again at once),
+// and the job runs once. Jobs the leader rang for more than once (the group was slow,
+// and the ring widened) or not at all (a waiter's safety-net look took the job before
+// the leader's poll saw it) say nothing about one ring, and are skipped; at least one
+// of the six must be rung exactly once.
+func TestRingSetsOneGroupLooking(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 12, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond})
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	f.start(t)
+	f.waitLeader(t)
+	waitUntil(t, "twelve waiters on the doorbell", func() bool { return f.waiting(t, admin) == 12 })
+	const jobs = 6
+	checked := 0
+	for job := 1; job <= jobs; job++ {
+		heard := make([]int64, len(f.clients))
+		looked := make([]int64, len(f.clients))
+		for i, c := range f.clients {
+			heard[i], looked[i] = c.RingsHeard(), c.RingsLooked()
+		}
+		leader := f.clients[f.waitLeader(t)]
+		rings := leader.Rings()
+		f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+		waitUntil(t, "the job completed", func() bool {
+			return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == job
+		})
+		if n := leader.Rings() - rings; n != 1 {
+			t.Logf("job %d: the leader rang %d times; skipped", job, n)
+			continue
+		}
+		waitUntil(t, "every waiter to hear the ring", func() bool {
+			for i, c := range f.clients {
+				if c.RingsHeard() <= heard[i] {
+					return false
+				}
+			}
+			return true
+		})
+		var lookers []int
+		for i, c := range f.clients {
+			if c.RingsLooked() > looked[i] {
+				lookers = append(lookers, i)
+			}
+		}
+		// Worker ids 1..12 in 3 groups: 4 per group.
+		if len(lookers) != 4 {
+			t.Fatalf("job %d: clients %v looked for work at one ring; want the 4 of one group", job, lookers)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatalf("none of %d jobs was rung for exactly once", jobs)
+	}
+	if n := f.ran.Load(); n != jobs {
+		t.Fatalf("%d jobs ran %d times", jobs, n)
+	}
+}
+
+// TestRingWidensUntilTheWorkIsTaken: of twelve idle clients only one serves queue
+// "rare". A ring names one group of four; when that group does not take the job (it
+// does not serve the queue), the leader rings a wider group a poll later, up to the
+// whole fleet, so each job runs long before the safety net (an hour here). Five jobs:
+// were the ring never widened, the one client would be in the group named first for
+// all five only by a chance of 1 in 243.
+func TestRingWidensUntilTheWorkIsTaken(t *testing.T) {
+	t.Parallel()
+	cfgs := make([]queue.Config, 12)
+	for i := range cfgs {
+		cfgs[i] = queue.Config{IdlePollInterval: time.Hour, Queues: map[string]int{"default": 2}}
+	}
+	cfgs[7].Queues = map[string]int{"rare": 1}
+	f := newFleetOf(t, cfgs)
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	f.start(t)
+	f.waitLeader(t)
+	waitUntil(t, "twelve waiters on the doorbell", func() bool { return f.waiting(t, admin) == 12 })
+	for job := 1; job <= 5; job++ {
+		f.db.Exec(t, `INSERT INTO iactq_jobs (queue, kind, args) VALUES ('rare', 'test', '{}')`)
+		waitUntil(t, "the job in queue rare completed", func() bool {
+			return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == job
+		})
 	}
 }
 

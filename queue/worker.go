@@ -192,10 +192,35 @@ func (w *worker) runHeartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if w.idle() && time.Since(time.Unix(0, w.touchedAt.Load())) < w.idleHeartbeat()-w.c.cfg.HeartbeatInterval/2 {
+			continue
+		}
 		if _, err := w.touch(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn().Err(err).Msg("heartbeat failed")
 		}
 	}
+}
+
+// idleHeartbeat is how often a worker with no job running or waiting says it is alive:
+// a third of RescueAfter (10 s at the defaults) rather than every HeartbeatInterval.
+// An idle worker holds no claim that a rescue would have to give back; it must only
+// stay registered (its kinds count as run, `iactq workers` lists it), which three
+// chances per RescueAfter do. It halves what an idle fleet costs the server per process.
+func (w *worker) idleHeartbeat() time.Duration {
+	return max(w.c.cfg.HeartbeatInterval, w.c.cfg.RescueAfter/3)
+}
+
+// idle tells whether no slot of this worker runs a job and none waits for one.
+func (w *worker) idle() bool {
+	for _, p := range w.producers {
+		p.mu.Lock()
+		busy := p.busy > 0 || p.nReady > 0
+		p.mu.Unlock()
+		if busy {
+			return false
+		}
+	}
+	return true
 }
 
 // touch says this worker is alive. It returns false if the worker had been declared

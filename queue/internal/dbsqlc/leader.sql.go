@@ -36,12 +36,14 @@ func (q *Queries) BellLock(ctx context.Context) (int64, error) {
 }
 
 const bellRing = `-- name: BellRing :execrows
-UPDATE iactq_doorbell SET generation = generation + 1, rung_at = NOW(6) WHERE id = 1
+UPDATE iactq_doorbell SET generation = generation + 1, rung_at = NOW(6), wake_groups = ? WHERE id = 1
 `
 
-// BellRing is the ring, committed at once: every waiter is granted.
-func (q *Queries) BellRing(ctx context.Context) (int64, error) {
-	result, err := q.db.ExecContext(ctx, bellRing)
+// BellRing is the ring, committed at once: every waiter is granted. wake_groups says
+// which of them look for work (migrations/00012_doorbell_groups.sql): the group of
+// the new generation among wake_groups, or all at 1.
+func (q *Queries) BellRing(ctx context.Context, wakeGroups int32) (int64, error) {
+	result, err := q.db.ExecContext(ctx, bellRing, wakeGroups)
 	if err != nil {
 		return 0, err
 	}
@@ -49,16 +51,21 @@ func (q *Queries) BellRing(ctx context.Context) (int64, error) {
 }
 
 const bellWait = `-- name: BellWait :one
-SELECT generation FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE
+SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE
 `
+
+type BellWaitRow struct {
+	Generation int64
+	WakeGroups int32
+}
 
 // BellWait is an idle worker's wait for a ring: it blocks while the leader holds the
 // bell, for at most the session's innodb_lock_wait_timeout (the safety net).
-func (q *Queries) BellWait(ctx context.Context) (int64, error) {
+func (q *Queries) BellWait(ctx context.Context) (BellWaitRow, error) {
 	row := q.db.QueryRowContext(ctx, bellWait)
-	var generation int64
-	err := row.Scan(&generation)
-	return generation, err
+	var i BellWaitRow
+	err := row.Scan(&i.Generation, &i.WakeGroups)
+	return i, err
 }
 
 const leaderElect = `-- name: LeaderElect :execrows
@@ -166,4 +173,17 @@ func (q *Queries) LeaderResign(ctx context.Context, arg LeaderResignParams) (int
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const workerCount = `-- name: WorkerCount :one
+SELECT COUNT(*) FROM iactq_workers
+`
+
+// WorkerCount is the fleet's size: the leader splits the waiters into groups of
+// about four by it.
+func (q *Queries) WorkerCount(ctx context.Context) (int64, error) {
+	row := q.db.QueryRowContext(ctx, workerCount)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
 }

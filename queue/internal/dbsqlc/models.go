@@ -247,6 +247,7 @@ type IactqDoorbell struct {
 	ID         int8
 	Generation int64
 	RungAt     sql.NullTime
+	WakeGroups int32
 }
 
 type IactqDoraSnapshot struct {
