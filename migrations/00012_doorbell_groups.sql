@@ -9,7 +9,13 @@
 -- job, and that herd, not the ring, set the latency. The leader rings one group of
 -- about four processes, and a wider one each time the job is still there a poll
 -- later, up to the whole fleet.
-ALTER TABLE iactq_doorbell ADD COLUMN wake_groups INT NOT NULL DEFAULT 1;
+--
+-- heads are the claim heads the leader rang for (JSON: the oldest available job per
+-- queue and kind, of queues not paused, as it read them just before the ring), so
+-- that the group rung claims at once instead of reading them again. NULL: read them.
+ALTER TABLE iactq_doorbell
+  ADD COLUMN wake_groups INT NOT NULL DEFAULT 1,
+  ADD COLUMN heads MEDIUMTEXT NULL DEFAULT NULL;
 
 -- +goose Down
-ALTER TABLE iactq_doorbell DROP COLUMN wake_groups;
+ALTER TABLE iactq_doorbell DROP COLUMN heads, DROP COLUMN wake_groups;

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -129,8 +130,10 @@ func (w *worker) watch(ctx context.Context) error {
 	pendingGroups := 0
 	var rungAt time.Time
 	lastStatement := time.Now() // on the bell's session, which the server ends when idle
-	ring := func(groups int) error {
-		if _, err := bell.q.WithTx(tx).BellRing(ctx, int32(groups)); err != nil {
+	// ring rings for waiters split into groups groups, carrying heads (nil: none, and
+	// the group rung reads them).
+	ring := func(groups int, heads map[headKey]time.Time) error {
+		if _, err := bell.q.WithTx(tx).BellRing(ctx, dbsqlc.BellRingParams{WakeGroups: int32(groups), Heads: encodeHeads(heads)}); err != nil {
 			return fmt.Errorf("ring the doorbell: %w", err)
 		}
 		err := tx.Commit()
@@ -165,7 +168,7 @@ func (w *worker) watch(ctx context.Context) error {
 			pending = nil
 			return nil
 		}
-		return ring(pendingGroups)
+		return ring(pendingGroups, seen)
 	}
 
 	var binlogOK atomic.Bool
@@ -210,7 +213,7 @@ func (w *worker) watch(ctx context.Context) error {
 				// Not visible yet after 10 looks: ring the whole fleet rather than
 				// lose the event.
 				pending, pendingGroups = nil, 1
-				if err := ring(1); err != nil {
+				if err := ring(1, nil); err != nil {
 					return err
 				}
 			} else if err := ringFor(fresh); err != nil {
@@ -279,6 +282,48 @@ func newWork(seen map[headKey]time.Time, heads []dbsqlc.JobHeadsEveryQueueRow, p
 		}
 	}
 	return now, fresh
+}
+
+// maxBellHeads bounds the heads a ring carries; with more, waiters read them.
+const maxBellHeads = 100
+
+// bellHead is one claim head as a ring carries it.
+type bellHead struct {
+	Queue  string    `json:"q"`
+	Kind   string    `json:"k"`
+	Oldest time.Time `json:"t"`
+}
+
+// encodeHeads writes the heads a ring carries: NULL when there are none or too many.
+func encodeHeads(heads map[headKey]time.Time) sql.NullString {
+	if len(heads) == 0 || len(heads) > maxBellHeads {
+		return sql.NullString{}
+	}
+	out := make([]bellHead, 0, len(heads))
+	for k, at := range heads {
+		out = append(out, bellHead{Queue: k.queue, Kind: k.kind, Oldest: at})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}
+
+// decodeHeads reads the heads a ring carried; false when it carried none.
+func decodeHeads(s sql.NullString) ([]dbsqlc.JobHeadsEveryQueueRow, bool) {
+	if !s.Valid {
+		return nil, false
+	}
+	var in []bellHead
+	if err := json.Unmarshal([]byte(s.String), &in); err != nil || len(in) == 0 {
+		return nil, false
+	}
+	rows := make([]dbsqlc.JobHeadsEveryQueueRow, len(in))
+	for i, h := range in {
+		rows[i] = dbsqlc.JobHeadsEveryQueueRow{Queue: h.Queue, Kind: h.Kind, Oldest: h.Oldest}
+	}
+	return rows, true
 }
 
 // stillWaiting tells whether a head rung for is still there, unchanged: no one took
@@ -387,7 +432,13 @@ func (w *worker) runWaiter(ctx context.Context) {
 			seen, notRung, failures, stoodAt = gen, 0, 0, time.Time{}
 			if designated(w.id.Load(), gen, bell.WakeGroups) {
 				w.c.looked.Add(1)
-				w.lookForWork(true)
+				if heads, ok := decodeHeads(bell.Heads); ok {
+					// The heads the leader rang for: the producers claim at once.
+					w.rungAt.Store(time.Now().UnixNano())
+					w.offerHeads(heads)
+				} else {
+					w.lookForWork(true)
+				}
 			}
 			// Else another group was rung: wait again at once.
 		case err == nil: // granted without a ring

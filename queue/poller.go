@@ -67,6 +67,13 @@ func (w *worker) pollOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	return w.offerHeads(rows), nil
+}
+
+// offerHeads gives the heads of every queue (read by the poller, or carried by a ring)
+// to the producers of the queues this worker serves that have work, and wakes them;
+// it tells whether any has.
+func (w *worker) offerHeads(rows []dbsqlc.JobHeadsEveryQueueRow) bool {
 	// Only the kinds this worker runs: a job of another kind waits for a worker that
 	// runs it (see discardUnknownKinds) and wakes no producer here.
 	byQueue := map[string][]dbsqlc.JobClaimHeadsRow{}
@@ -84,7 +91,7 @@ func (w *worker) pollOnce(ctx context.Context) (bool, error) {
 			p.signal()
 		}
 	}
-	return found, nil
+	return found
 }
 
 // binlogFollower prepares the leader's binary-log follower: it sends on wake at each

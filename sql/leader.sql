@@ -38,14 +38,17 @@ SELECT generation FROM iactq_doorbell WHERE id = 1 FOR UPDATE;
 
 -- BellRing is the ring, committed at once: every waiter is granted. wake_groups says
 -- which of them look for work (migrations/00012_doorbell_groups.sql): the group of
--- the new generation among wake_groups, or all at 1.
+-- the new generation among wake_groups, or all at 1; heads, the claim heads it rang
+-- for (JSON, or NULL).
 -- name: BellRing :execrows
-UPDATE iactq_doorbell SET generation = generation + 1, rung_at = NOW(6), wake_groups = sqlc.arg(wake_groups) WHERE id = 1;
+UPDATE iactq_doorbell
+SET generation = generation + 1, rung_at = NOW(6), wake_groups = sqlc.arg(wake_groups), heads = sqlc.narg(heads)
+WHERE id = 1;
 
 -- BellWait is an idle worker's wait for a ring: it blocks while the leader holds the
 -- bell, for at most the session's innodb_lock_wait_timeout (the safety net).
 -- name: BellWait :one
-SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE;
+SELECT generation, wake_groups, heads FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE;
 
 -- BellGeneration reads the generation without waiting (a consistent read): where a
 -- waiter starts counting rings.

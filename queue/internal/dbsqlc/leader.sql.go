@@ -36,14 +36,22 @@ func (q *Queries) BellLock(ctx context.Context) (int64, error) {
 }
 
 const bellRing = `-- name: BellRing :execrows
-UPDATE iactq_doorbell SET generation = generation + 1, rung_at = NOW(6), wake_groups = ? WHERE id = 1
+UPDATE iactq_doorbell
+SET generation = generation + 1, rung_at = NOW(6), wake_groups = ?, heads = ?
+WHERE id = 1
 `
+
+type BellRingParams struct {
+	WakeGroups int32
+	Heads      sql.NullString
+}
 
 // BellRing is the ring, committed at once: every waiter is granted. wake_groups says
 // which of them look for work (migrations/00012_doorbell_groups.sql): the group of
-// the new generation among wake_groups, or all at 1.
-func (q *Queries) BellRing(ctx context.Context, wakeGroups int32) (int64, error) {
-	result, err := q.db.ExecContext(ctx, bellRing, wakeGroups)
+// the new generation among wake_groups, or all at 1; heads, the claim heads it rang
+// for (JSON, or NULL).
+func (q *Queries) BellRing(ctx context.Context, arg BellRingParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, bellRing, arg.WakeGroups, arg.Heads)
 	if err != nil {
 		return 0, err
 	}
@@ -51,12 +59,13 @@ func (q *Queries) BellRing(ctx context.Context, wakeGroups int32) (int64, error)
 }
 
 const bellWait = `-- name: BellWait :one
-SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE
+SELECT generation, wake_groups, heads FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE
 `
 
 type BellWaitRow struct {
 	Generation int64
 	WakeGroups int32
+	Heads      sql.NullString
 }
 
 // BellWait is an idle worker's wait for a ring: it blocks while the leader holds the
@@ -64,7 +73,7 @@ type BellWaitRow struct {
 func (q *Queries) BellWait(ctx context.Context) (BellWaitRow, error) {
 	row := q.db.QueryRowContext(ctx, bellWait)
 	var i BellWaitRow
-	err := row.Scan(&i.Generation, &i.WakeGroups)
+	err := row.Scan(&i.Generation, &i.WakeGroups, &i.Heads)
 	return i, err
 }
 

@@ -248,6 +248,7 @@ type IactqDoorbell struct {
 	Generation int64
 	RungAt     sql.NullTime
 	WakeGroups int32
+	Heads      sql.NullString
 }
 
 type IactqDoraSnapshot struct {

@@ -1,0 +1,70 @@
+package queue
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestBellHeadsRoundTrip: the heads a ring carries read back as they were written, to
+// the microsecond; none, or more than maxBellHeads, carry NULL (the group reads them).
+func TestBellHeadsRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 7, 3, 4, 5, 123456000, time.UTC)
+	heads := map[headKey]time.Time{{"default", "noop"}: at, {"reports", "ivr.abandonment"}: at.Add(time.Second)}
+	rows, ok := decodeHeads(encodeHeads(heads))
+	if !ok || len(rows) != 2 {
+		t.Fatalf("decoded %v, %v; want the 2 heads", rows, ok)
+	}
+	for _, r := range rows {
+		want, found := heads[headKey{r.Queue, r.Kind}]
+		if !found || !r.Oldest.Equal(want) {
+			t.Fatalf("head %+v; want %v", r, heads)
+		}
+	}
+	if s := encodeHeads(nil); s.Valid {
+		t.Fatalf("no heads encoded as %q; want NULL", s.String)
+	}
+	many := map[headKey]time.Time{}
+	for i := 0; i <= maxBellHeads; i++ {
+		many[headKey{"q", fmt.Sprint(i)}] = at
+	}
+	if s := encodeHeads(many); s.Valid {
+		t.Fatalf("%d heads carried; want NULL above %d", len(many), maxBellHeads)
+	}
+	if _, ok := decodeHeads(encodeHeads(nil)); ok {
+		t.Fatal("NULL decoded as heads")
+	}
+}
+
+// TestDesignatedSplitsTheFleet: at each generation every worker id is in exactly one
+// group, the groups are about the same size, and successive rings name each group in
+// turn; at one group everyone looks.
+func TestDesignatedSplitsTheFleet(t *testing.T) {
+	const workers, groups = 50, 13
+	named := map[int64]int{}
+	for gen := int64(100); gen < 100+groups; gen++ {
+		n := 0
+		for id := int64(1); id <= workers; id++ {
+			if designated(id, gen, groups) {
+				named[id]++
+				n++
+			}
+		}
+		if n < workers/groups || n > workers/groups+1 {
+			t.Fatalf("generation %d names %d of %d workers; want about %d", gen, n, workers, workers/groups)
+		}
+	}
+	for id := int64(1); id <= workers; id++ {
+		if named[id] != 1 {
+			t.Fatalf("worker %d named by %d of %d successive rings; want 1", id, named[id], groups)
+		}
+		if !designated(id, 7, 1) || !designated(id, 7, 0) {
+			t.Fatalf("worker %d not named by a ring to everyone", id)
+		}
+	}
+	for g, want := range map[int]int{13: 4, 4: 1, 2: 1, 1: 1, 5: 2} {
+		if got := widerGroups(g); got != want {
+			t.Fatalf("widerGroups(%d) = %d; want %d", g, got, want)
+		}
+	}
+}
