@@ -462,7 +462,9 @@ func (e *env) startWorkerPIDs(ctx context.Context, procs int, config string, bin
 	}
 	for i := 0; i < procs; i++ {
 		c := exec.CommandContext(ctx, e.opts.Binary, "work", "--log-level", "error")
-		c.Env = append(os.Environ(), "IACTQ_DSN="+e.dsn, "IACTQ_CONFIG="+path, "IACTQ_BINLOG_DSN=")
+		// Runs that measure polling poll: without "off", a worker whose DSN may read
+		// the binary log would follow it (queue.Config.BinlogDSN).
+		c.Env = append(os.Environ(), "IACTQ_DSN="+e.dsn, "IACTQ_CONFIG="+path, "IACTQ_BINLOG_DSN=off")
 		if binlog {
 			c.Env = append(c.Env, "IACTQ_BINLOG_DSN="+e.opts.BinlogDSN)
 		}
