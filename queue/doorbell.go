@@ -75,9 +75,10 @@ func widerGroups(groups int) int {
 const maxBellWait = 50 * time.Second
 
 // watch is the leader's watcher: it holds the bell and rings it when new work
-// appears, by the binary log when Config.BinlogDSN is set and can be followed, else
-// by reading the claim heads every PollInterval. It returns nil when ctx ends, and an
-// error when it lost the bell.
+// appears, by the binary log when it can be followed (with Config.BinlogDSN when set,
+// else with the worker's own Config.DSN; not with BinlogOff), else by reading the
+// claim heads every PollInterval. It returns nil when ctx ends, and an error when it
+// lost the bell.
 func (w *worker) watch(ctx context.Context) error {
 	bell, err := w.c.store.holdSession(ctx, heldIdleTimeout, bellRelockWait)
 	if err != nil {

@@ -205,13 +205,24 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// wakeupLog says how idle workers will look for jobs, and why.
+// wakeupLog says how idle workers will be woken, and why: by the binary log with the
+// binlog DSN from binlogFrom (--binlog-dsn or IACTQ_BINLOG_DSN); by polling when that
+// is "off" (queue.BinlogOff, any case); else, automatic, by the binary log with the
+// worker's own DSN (Config.DSN) if the server and the user's grants allow, which the
+// leader finds out when elected (it says why once if not), polling meanwhile.
 func wakeupLog(log zerolog.Logger, cfg queue.Config, binlogFrom string) {
-	if cfg.BinlogDSN == "" {
-		log.Info().Str("wakeup", "polling").Dur("poll_interval", cfg.PollInterval).
+	switch b := strings.TrimSpace(cfg.BinlogDSN); {
+	case strings.EqualFold(b, queue.BinlogOff):
+		log.Info().Str("wakeup", "polling").Str("binlog_dsn", "off").Dur("poll_interval", cfg.PollInterval).
+			Msgf("wake-ups: the leader polls every %s and rings the doorbell idle workers wait on, because %s=off: it does not try the binary log (unset it to try the worker's own DSN, or set it to a replication user's DSN to ring the moment a job is inserted)", cfg.PollInterval, binlogFrom)
+	case b != "":
+		log.Info().Str("wakeup", "binlog").Str("binlog_dsn", binlogFrom).Dur("poll_interval", cfg.PollInterval).
+			Msgf("wake-ups: the leader follows the binary log, because %s is set, and rings the doorbell idle workers wait on the moment a job is inserted; while the log cannot be followed it polls every %s, warns and retries", binlogFrom, cfg.PollInterval)
+	case cfg.DSN != "":
+		log.Info().Str("wakeup", "automatic").Str("binlog_dsn", "worker's own").Dur("poll_interval", cfg.PollInterval).
+			Msgf("wake-ups: no binary-log DSN is set, so the leader tries the binary log with the worker's own DSN: it rings the doorbell idle workers wait on the moment a job is inserted if the server (log_bin on, binlog_format=ROW) and the user's grants (REPLICATION SLAVE, and BINLOG MONITOR or REPLICATION CLIENT) allow, else it polls every %s and says why once ('iactq doctor' tells which ahead; IACTQ_BINLOG_DSN=off or --binlog-dsn=off polls without trying)", cfg.PollInterval)
+	default: // a Config without the worker's DSN (Go API): nothing to try
+		log.Info().Str("wakeup", "polling").Str("binlog_dsn", "none").Dur("poll_interval", cfg.PollInterval).
 			Msgf("wake-ups: the leader polls every %s and rings the doorbell idle workers wait on, because no binary-log DSN is set (set IACTQ_BINLOG_DSN or --binlog-dsn to a replication user to ring the moment a job is inserted)", cfg.PollInterval)
-		return
 	}
-	log.Info().Str("wakeup", "binlog").Dur("poll_interval", cfg.PollInterval).
-		Msgf("wake-ups: the leader follows the binary log, because %s is set, and rings the doorbell idle workers wait on; it polls every %s if the log cannot be followed", binlogFrom, cfg.PollInterval)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/iact/iactq/internal/waitfor"
 	"github.com/iact/iactq/queue"
+	"github.com/iact/iactq/queue/queuetest"
 )
 
 // logLines parses JSON log lines.
@@ -127,8 +128,9 @@ func TestActivityScheduleLine(t *testing.T) {
 }
 
 // TestWorkLogsAtDefaultLevel runs a worker at the default level and checks what an
-// operator reads: the wake-up mode and why, each failure and discard, schedules
-// firing, summaries that add up to what ran, and no line per completed job.
+// operator reads: the wake-up mode and why (automatic: its user, iactq_worker, may not
+// follow the binary log, which the leader says once), each failure and discard,
+// schedules firing, summaries that add up to what ran, and no line per completed job.
 func TestWorkLogsAtDefaultLevel(t *testing.T) {
 	d, c := setup(t)
 	config := filepath.Join(t.TempDir(), "iactq.yaml")
@@ -171,7 +173,7 @@ schedules:
 		t.Fatalf("work exited %d:\n%s", code, stderr.String())
 	}
 
-	var wakeup, failed, discarded, scheduleLines, summaries int
+	var wakeup, why, failed, discarded, scheduleLines, summaries int
 	completed := map[string]float64{}
 	for _, l := range logLines(t, stderr.String()) {
 		msg, _ := l["message"].(string)
@@ -180,8 +182,11 @@ schedules:
 			t.Errorf("a debug line at the default level: %v", l)
 		case msg == "job completed":
 			t.Errorf("a line per completed job at the default level: %v", l)
-		case l["wakeup"] == "polling" && strings.Contains(msg, "because no binary-log DSN is set"):
+		case l["wakeup"] == "automatic" && strings.Contains(msg, "the leader tries the binary log with the worker's own DSN"):
 			wakeup++
+		case l["wakeup"] == "polling" && strings.Contains(msg, "not following the binary log") &&
+			strings.Contains(fmt.Sprint(l["reason"]), "lacks BINLOG MONITOR"):
+			why++
 		case l["outcome"] == "retryable" && l["kind"] == "noop":
 			failed++
 		case l["outcome"] == "discarded" && l["kind"] == "noop" && strings.Contains(l["error"].(string), "panic"):
@@ -197,12 +202,126 @@ schedules:
 			}
 		}
 	}
-	if wakeup != 1 || failed != 1 || discarded != 1 || scheduleLines < 1 || summaries < 1 {
-		t.Errorf("wake-up lines %d (want 1), failures %d (1), discards %d (1), schedule lines %d (≥1), summaries %d (≥1):\n%s",
-			wakeup, failed, discarded, scheduleLines, summaries, stderr.String())
+	if wakeup != 1 || why != 1 || failed != 1 || discarded != 1 || scheduleLines < 1 || summaries < 1 {
+		t.Errorf("wake-up lines %d (want 1), why it polls %d (1), failures %d (1), discards %d (1), schedule lines %d (≥1), summaries %d (≥1):\n%s",
+			wakeup, why, failed, discarded, scheduleLines, summaries, stderr.String())
 	}
 	// The summaries count the 7 jobs that completed (6, and the one retried) and the ticks.
 	if completed["noop"] < float64(7+scheduleLines) {
 		t.Errorf("summaries count %v noop completions, want at least %d:\n%s", completed["noop"], 7+scheduleLines, stderr.String())
 	}
+}
+
+// TestWakeupLogSaysWhich: the start-up line tells the three ways the leader may wake
+// idle workers, and why: a binlog DSN is set (it follows the log), none (automatic: it
+// tries the worker's own DSN, polling if the server or the grants do not allow), and
+// off (it polls without trying); not "no binary-log DSN is set" as the reason to poll
+// while it may follow the log.
+func TestWakeupLogSaysWhich(t *testing.T) {
+	t.Parallel()
+	const own = "iactq:pw@tcp(127.0.0.1:3306)/iact"
+	for _, c := range []struct {
+		name      string
+		binlog    string
+		dsn       string
+		from      string
+		wakeup    string
+		want, not []string
+	}{
+		{"explicit", "iactq_binlog:pw@tcp(127.0.0.1:3306)/", own, "IACTQ_BINLOG_DSN", "binlog",
+			[]string{"the leader follows the binary log, because IACTQ_BINLOG_DSN is set", "polls every 10ms, warns and retries"},
+			[]string{"worker's own"}},
+		{"explicit flag", "iactq_binlog:pw@tcp(127.0.0.1:3306)/", own, "--binlog-dsn", "binlog",
+			[]string{"because --binlog-dsn is set"}, nil},
+		{"automatic", "", own, "IACTQ_BINLOG_DSN", "automatic",
+			[]string{"no binary-log DSN is set, so the leader tries the binary log with the worker's own DSN",
+				"if the server (log_bin on, binlog_format=ROW) and the user's grants (REPLICATION SLAVE, and BINLOG MONITOR or REPLICATION CLIENT) allow",
+				"else it polls every 10ms and says why once", "IACTQ_BINLOG_DSN=off"},
+			[]string{"the leader polls every"}},
+		{"off", "off", own, "IACTQ_BINLOG_DSN", "polling",
+			[]string{"the leader polls every 10ms", "because IACTQ_BINLOG_DSN=off: it does not try the binary log"},
+			[]string{"no binary-log DSN is set", "follows"}},
+		{"off flag, any case", " OFF", own, "--binlog-dsn", "polling",
+			[]string{"because --binlog-dsn=off"}, nil},
+		{"Go API without the worker's DSN", "", "", "IACTQ_BINLOG_DSN", "polling",
+			[]string{"the leader polls every 10ms", "because no binary-log DSN is set"}, []string{"worker's own"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var buf strings.Builder
+			cfg := queue.Config{BinlogDSN: c.binlog, DSN: c.dsn, PollInterval: 10 * time.Millisecond}
+			wakeupLog(zerolog.New(&buf), cfg, c.from)
+			lines := logLines(t, buf.String())
+			if len(lines) != 1 {
+				t.Fatalf("%d lines, want 1:\n%s", len(lines), buf.String())
+			}
+			l := lines[0]
+			msg, _ := l["message"].(string)
+			if l["level"] != "info" || l["wakeup"] != c.wakeup {
+				t.Errorf("level %v, wakeup %v; want info, %s: %v", l["level"], l["wakeup"], c.wakeup, l)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("line lacks %q:\n%s", w, msg)
+				}
+			}
+			for _, n := range c.not {
+				if strings.Contains(msg, n) {
+					t.Errorf("line says %q:\n%s", n, msg)
+				}
+			}
+			if strings.Contains(msg, "pw@") {
+				t.Errorf("line shows a DSN: %s", msg)
+			}
+		})
+	}
+}
+
+// TestWorkBinlogOffPolls: 'iactq work' with IACTQ_BINLOG_DSN=off says at start that
+// the leader polls because of it, and its leader does not try the binary log, though
+// its user (here the admin, with every privilege) could follow it.
+func TestWorkBinlogOffPolls(t *testing.T) {
+	d, c := setup(t)
+	c.env["IACTQ_DSN"] = d.AdminDSN
+	c.env["IACTQ_BINLOG_DSN"] = "off"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- execute(ctx, []string{"work"}, c.getenv, strings.NewReader(""), &stdout, &stderr)
+	}()
+	waitfor.True(t, 30*time.Second, func() bool { return strings.Contains(stderr.String(), `"message":"elected leader`) },
+		func() string { return "not elected leader:\n" + stderr.String() })
+	// The leader would try the binary log at once; give it time to say so.
+	c.ok("enqueue", "noop")
+	waitfor.True(t, 30*time.Second, func() bool { return countJobsIn(t, d, "completed") >= 1 },
+		func() string { return "the job did not complete:\n" + stderr.String() })
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("work exited %d:\n%s", code, stderr.String())
+	}
+	var start int
+	for _, l := range logLines(t, stderr.String()) {
+		msg, _ := l["message"].(string)
+		switch {
+		case l["wakeup"] == "polling" && l["binlog_dsn"] == "off" && strings.Contains(msg, "because IACTQ_BINLOG_DSN=off"):
+			start++
+		case strings.Contains(msg, "binary log") || l["wakeup"] != nil:
+			t.Errorf("a line about the binary log with IACTQ_BINLOG_DSN=off: %v", l)
+		}
+	}
+	if start != 1 {
+		t.Errorf("%d start-up lines saying the leader polls because IACTQ_BINLOG_DSN=off, want 1:\n%s", start, stderr.String())
+	}
+}
+
+// countJobsIn counts d's jobs in state.
+func countJobsIn(t *testing.T, d *queuetest.DB, state string) int {
+	t.Helper()
+	var n int
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM iactq_jobs WHERE state = ?", state).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +54,16 @@ func (a *app) doctorCmd() *cobra.Command {
 		Long: `doctor connects with the DSN (--dsn or IACTQ_DSN) and checks, one line each:
 the server's version and SKIP LOCKED support (MariaDB 10.6+, MySQL 8.0.1+; TiDB
 refused), the session's and the server's time zone, the session's sql_mode, the
-user's grants (too few and, for a worker, too many), the binary log for wake-ups
-(and the binlog DSN, --binlog-dsn or IACTQ_BINLOG_DSN, when set), the schema's
-migrations, and the clock difference between this host and the server.
+user's grants (too few and, for a worker, too many), the binary log and which
+wake-ups the fleet will use, the schema's migrations, and the clock difference
+between this host and the server.
+
+Wake-ups: with a binlog DSN (--binlog-dsn or IACTQ_BINLOG_DSN) the leader follows
+the binary log with it, and doctor fails when it cannot (log_bin off, binlog_format
+not ROW, no BINLOG MONITOR / REPLICATION CLIENT) and warns when SHOW GRANTS shows no
+REPLICATION SLAVE. Unset, the leader tries the worker's own DSN: doctor checks the
+same with it (not with --admin) and says whether the fleet will follow the log or
+poll, and why; polling is not a failure. "off" makes the fleet poll without trying.
 
 Each line is "ok", "WARN" or "FAIL", followed by what to fix. The DSN is a worker's
 unless --admin says it is the one 'iactq migrate' runs with (DDL expected).
@@ -69,17 +78,18 @@ server cannot be reached), 2 bad usage.`,
 			if err != nil {
 				return err
 			}
+			binlogFrom := "--binlog-dsn"
 			if binlogDSN == "" {
-				binlogDSN = a.getenv("IACTQ_BINLOG_DSN")
+				binlogDSN, binlogFrom = a.getenv("IACTQ_BINLOG_DSN"), "IACTQ_BINLOG_DSN"
 			}
-			if binlogDSN != "" {
+			if binlogDSN != "" && !strings.EqualFold(strings.TrimSpace(binlogDSN), queue.BinlogOff) {
 				if _, err := queue.ParseDSN(binlogDSN); err != nil {
 					return &usageError{err: fmt.Errorf("binlog DSN: %w", err)}
 				}
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "iactq doctor: %s (%s DSN)\n", queue.RedactDSN(dsn), map[bool]string{false: "worker", true: "admin"}[admin])
-			results := a.doctor(cmd.Context(), dsn, binlogDSN, admin)
+			results := a.doctor(cmd.Context(), dsn, doctorBinlogDSN{dsn: binlogDSN, from: binlogFrom}, admin)
 			failed := 0
 			for _, r := range results {
 				fmt.Fprintf(out, "%-4s  %-10s %s\n", r.Status, r.Check, r.Detail)
@@ -104,12 +114,12 @@ server cannot be reached), 2 bad usage.`,
 		}),
 	}
 	cmd.Flags().BoolVar(&admin, "admin", false, "the DSN is the admin's (iactq migrate): DDL expected, not too much")
-	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "also check this binary-log DSN (default $IACTQ_BINLOG_DSN)")
+	cmd.Flags().StringVar(&binlogDSN, "binlog-dsn", "", "check this binary-log DSN, as 'iactq work' would use it; \"off\": the fleet polls (default $IACTQ_BINLOG_DSN, else the worker's own DSN is checked)")
 	return cmd
 }
 
 // doctor runs every check; it stops after the first only if the server is unreachable.
-func (a *app) doctor(ctx context.Context, dsn, binlogDSN string, admin bool) []doctorResult {
+func (a *app) doctor(ctx context.Context, dsn string, binlog doctorBinlogDSN, admin bool) []doctorResult {
 	db, err := a.openDB(ctx)
 	if err != nil {
 		return []doctorResult{{Check: "connect", Status: doctorFail, Detail: err.Error(),
@@ -139,8 +149,9 @@ func (a *app) doctor(ctx context.Context, dsn, binlogDSN string, admin bool) []d
 		add(checkSQLMode(sqlMode))
 	}
 
-	add(a.doctorGrants(ctx, db, cfg.DBName, admin))
-	add(doctorBinlog(ctx, db, binlogDSN))
+	account, grants, grantsErr := readGrants(ctx, db)
+	add(doctorGrants(account, grants, grantsErr, cfg.DBName, admin))
+	add(doctorBinlog(ctx, db, binlog, binlogOwn{dsn: dsn, user: raw.User, grants: grants, grantsErr: grantsErr, admin: admin}))
 	add(doctorSchema(ctx, db, admin))
 	add(doctorClock(ctx, db))
 	return results
@@ -255,34 +266,36 @@ var (
 	adminPrivs  = []string{"SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "INDEX"}
 )
 
-// doctorGrants reads the user's grants on the DSN's schema and server-wide.
-func (a *app) doctorGrants(ctx context.Context, db *sql.DB, schema string, admin bool) doctorResult {
-	r := doctorResult{Check: "grants"}
-	var user string
-	if err := db.QueryRowContext(ctx, doctorUserSQL).Scan(&user); err != nil {
-		r.Status, r.Detail = doctorFail, fmt.Sprintf("cannot read the current user: %v", err)
-		return r
+// readGrants reads the current account (CURRENT_USER()) and its SHOW GRANTS lines.
+func readGrants(ctx context.Context, db *sql.DB) (account string, grants []string, err error) {
+	if err := db.QueryRowContext(ctx, doctorUserSQL).Scan(&account); err != nil {
+		return "", nil, fmt.Errorf("cannot read the current user: %w", err)
 	}
 	rows, err := db.QueryContext(ctx, doctorGrantsSQL)
 	if err != nil {
-		r.Status, r.Detail = doctorFail, fmt.Sprintf("SHOW GRANTS: %v", err)
-		return r
+		return account, nil, fmt.Errorf("SHOW GRANTS: %w", err)
 	}
 	defer rows.Close()
-	var grants []string
 	for rows.Next() {
 		var g string
 		if err := rows.Scan(&g); err != nil {
-			r.Status, r.Detail = doctorFail, fmt.Sprintf("SHOW GRANTS: %v", err)
-			return r
+			return account, nil, fmt.Errorf("SHOW GRANTS: %w", err)
 		}
 		grants = append(grants, g)
 	}
 	if err := rows.Err(); err != nil {
-		r.Status, r.Detail = doctorFail, fmt.Sprintf("SHOW GRANTS: %v", err)
-		return r
+		return account, nil, fmt.Errorf("SHOW GRANTS: %w", err)
 	}
-	return checkGrants(quoteAccount(user), schema, grants, admin)
+	return account, grants, nil
+}
+
+// doctorGrants judges the user's grants (readGrants') on the DSN's schema and
+// server-wide.
+func doctorGrants(account string, grants []string, err error, schema string, admin bool) doctorResult {
+	if err != nil {
+		return doctorResult{Check: "grants", Status: doctorFail, Detail: err.Error()}
+	}
+	return checkGrants(quoteAccount(account), schema, grants, admin)
 }
 
 // quoteAccount turns CURRENT_USER()'s user@host into 'user'@'host'.
@@ -402,33 +415,171 @@ func sortStrings(s []string) {
 	}
 }
 
-// doctorBinlog checks the binary log, and the binlog DSN when one is set.
-func doctorBinlog(ctx context.Context, db *sql.DB, binlogDSN string) doctorResult {
+// doctorBinlogDSN is the binary-log DSN doctor was given and where from (--binlog-dsn
+// or IACTQ_BINLOG_DSN): empty, automatic; queue.BinlogOff (any case), off.
+type doctorBinlogDSN struct{ dsn, from string }
+
+// binlogOwn is what doctor knows of the DSN it checks, which the leader tries for
+// the binary log when no binlog DSN is set.
+type binlogOwn struct {
+	dsn, user string   // the DSN and its user name
+	grants    []string // its SHOW GRANTS lines
+	grantsErr error    // why they could not be read
+	admin     bool     // the DSN is the admin's, not a worker's
+}
+
+// binlogFacts is what doctorBinlog found, for checkBinlog to judge.
+type binlogFacts struct {
+	logBin   int
+	format   string
+	serverID int64
+	binlog   doctorBinlogDSN
+	own      binlogOwn
+	// position is CheckBinlogDSN's answer for the DSN the leader would follow with
+	// (the binlog DSN, or the worker's own), when the server's settings allow it.
+	position error
+	// replSlave tells whether that DSN's user has REPLICATION SLAVE (replErr: the
+	// grants could not be read).
+	replSlave bool
+	replErr   error
+}
+
+// doctorBinlog checks the binary log and says which wake-ups the fleet's leader will
+// use: it follows the log with the binlog DSN when one is set (a failure when it
+// cannot), polls when it is off, else tries the worker's own DSN (polling then is no
+// failure: doctor says why).
+func doctorBinlog(ctx context.Context, db *sql.DB, binlog doctorBinlogDSN, own binlogOwn) doctorResult {
+	f := binlogFacts{binlog: binlog, own: own}
+	if err := db.QueryRowContext(ctx, doctorBinlogSQL).Scan(&f.logBin, &f.format, &f.serverID); err != nil {
+		return doctorResult{Check: "binary log", Status: doctorFail, Detail: fmt.Sprintf("cannot read log_bin: %v", err)}
+	}
+	if strings.EqualFold(strings.TrimSpace(binlog.dsn), queue.BinlogOff) || f.logBin != 1 || !strings.EqualFold(f.format, "ROW") {
+		return checkBinlog(f)
+	}
+	switch {
+	case binlog.dsn != "":
+		f.position = queue.CheckBinlogDSN(ctx, binlog.dsn)
+		if f.position == nil {
+			f.replSlave, f.replErr = binlogDSNHasReplicationSlave(ctx, binlog.dsn)
+		}
+	case !own.admin:
+		f.position = queue.CheckBinlogDSN(ctx, own.dsn)
+		f.replSlave, f.replErr = hasGlobalPrivilege(own.grants, "REPLICATION SLAVE", "REPLICATION REPLICA"), own.grantsErr
+	}
+	return checkBinlog(f)
+}
+
+// binlogDSNHasReplicationSlave reads the grants of the binlog DSN's user.
+func binlogDSNHasReplicationSlave(ctx context.Context, dsn string) (bool, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return false, err
+	}
+	cfg.DBName = "" // the replication user needs no database, as the leader connects
+	db, err := queue.OpenDB(cfg.FormatDSN())
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	_, grants, err := readGrants(ctx, db)
+	return hasGlobalPrivilege(grants, "REPLICATION SLAVE", "REPLICATION REPLICA"), err
+}
+
+// hasGlobalPrivilege tells whether the SHOW GRANTS lines give one of privs (or ALL)
+// on *.*.
+func hasGlobalPrivilege(grants []string, privs ...string) bool {
+	for _, g := range grants {
+		m := grantRe.FindStringSubmatch(g)
+		if m == nil || strings.ReplaceAll(m[2], "`", "") != "*.*" {
+			continue
+		}
+		for _, p := range strings.Split(m[1], ",") {
+			p = strings.ToUpper(strings.TrimSpace(p))
+			if p == "ALL" || p == "ALL PRIVILEGES" || slices.Contains(privs, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// binlogRefusal is the reason in a refusal of the server (a missing privilege) that
+// CheckBinlogDSN returned, as the leader logs it, or "" when err is no refusal.
+func binlogRefusal(err error) string {
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1227 && me.Number != 1044 && me.Number != 1045 {
+		return ""
+	}
+	return strings.TrimSuffix(err.Error(), ": "+me.Error())
+}
+
+// checkBinlog judges binlogFacts: the server's settings, then which wake-ups the
+// fleet will use with them.
+func checkBinlog(f binlogFacts) doctorResult {
 	r := doctorResult{Check: "binary log"}
-	var logBin int
-	var format string
-	var serverID int64
-	if err := db.QueryRowContext(ctx, doctorBinlogSQL).Scan(&logBin, &format, &serverID); err != nil {
-		r.Status, r.Detail = doctorFail, fmt.Sprintf("cannot read log_bin: %v", err)
-		return r
+	state := fmt.Sprintf("log_bin=%d binlog_format=%s server_id=%d", f.logBin, f.format, f.serverID)
+	settings := ""
+	switch {
+	case f.logBin != 1:
+		settings = "the binary log is off on the server (log_bin=OFF)"
+	case !strings.EqualFold(f.format, "ROW"):
+		settings = fmt.Sprintf("binlog_format is %s on the server, not ROW", f.format)
 	}
-	state := fmt.Sprintf("log_bin=%d binlog_format=%s server_id=%d", logBin, format, serverID)
-	if binlogDSN == "" {
+	const polls = "the fleet will poll (the leader reads the claim heads every poll_interval)"
+	switch dsn := strings.TrimSpace(f.binlog.dsn); {
+	case strings.EqualFold(dsn, queue.BinlogOff):
 		r.Status = doctorOK
-		r.Detail = state + "; no IACTQ_BINLOG_DSN: workers poll every poll_interval"
-		return r
+		r.Detail = fmt.Sprintf("%s; %s=off: %s and does not try the binary log", state, f.binlog.from, polls)
+	case dsn != "":
+		switch {
+		case settings != "":
+			r.Status, r.Detail = doctorFail, fmt.Sprintf("%s: %s is set but %s; wake-ups need the log on, in ROW format", state, f.binlog.from, settings)
+			r.Fix = fmt.Sprintf("log-bin, binlog-format = ROW and server-id in the server's [mysqld] section, then restart it (or unset %s, or set it to off)", f.binlog.from)
+		case f.position != nil:
+			r.Status, r.Detail = doctorFail, fmt.Sprintf("%s; the binlog DSN cannot follow it: %v", state, f.position)
+			r.Fix = "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO the binlog user (MySQL: REPLICATION SLAVE, REPLICATION CLIENT)"
+		case f.replErr != nil:
+			r.Status, r.Detail = doctorWarn, fmt.Sprintf("%s; the binlog DSN reads the log position, but its grants could not be read (%v): the leader needs REPLICATION SLAVE to follow", state, f.replErr)
+			r.Fix = "GRANT REPLICATION SLAVE ON *.* TO the binlog user, if it lacks it"
+		case !f.replSlave:
+			// A warning: the privilege may come with a role SHOW GRANTS does not expand.
+			r.Status, r.Detail = doctorWarn, fmt.Sprintf("%s; the binlog DSN reads the log position, but its user has no REPLICATION SLAVE in SHOW GRANTS: without it the leader cannot follow the log, and polls and warns", state)
+			r.Fix = "GRANT REPLICATION SLAVE ON *.* TO the binlog user"
+		default:
+			r.Status, r.Detail = doctorOK, state+"; the binlog DSN can follow it: the fleet will follow the binary log (instant wake-ups)"
+		}
+	case f.own.admin:
+		r.Status = doctorOK
+		r.Detail = fmt.Sprintf("%s; no IACTQ_BINLOG_DSN: the leader will try the binary log with the worker's own DSN (run iactq doctor with that DSN, without --admin, to see whether it can)", state)
+		if settings != "" {
+			r.Detail = fmt.Sprintf("%s; no IACTQ_BINLOG_DSN: %s, because %s", state, polls, settings)
+		}
+	default:
+		const instead = "for instant wake-ups set IACTQ_BINLOG_DSN to a replication user's DSN (docs/wakeups.md); IACTQ_BINLOG_DSN=off skips the check"
+		var why string
+		switch {
+		case settings != "":
+			why = settings
+		case f.position != nil && binlogRefusal(f.position) == "":
+			r.Status = doctorWarn
+			r.Detail = fmt.Sprintf("%s; no IACTQ_BINLOG_DSN: the leader will try the binary log with the worker's own DSN, but doctor could not tell whether it can (%v); it polls while it cannot", state, f.position)
+			return r
+		case f.position != nil:
+			why = binlogRefusal(f.position)
+		case f.replErr != nil:
+			r.Status = doctorWarn
+			r.Detail = fmt.Sprintf("%s; no IACTQ_BINLOG_DSN: the worker's own DSN reads the log position, but its grants could not be read (%v): the leader follows the binary log with it if its user has REPLICATION SLAVE, else polls", state, f.replErr)
+			return r
+		case !f.replSlave:
+			why = fmt.Sprintf("user %s lacks REPLICATION SLAVE (none in SHOW GRANTS)", f.own.user)
+		default:
+			r.Status = doctorOK
+			r.Detail = state + "; no IACTQ_BINLOG_DSN: the fleet will follow the binary log with the worker's own DSN (instant wake-ups; IACTQ_BINLOG_DSN=off polls instead)"
+			return r
+		}
+		r.Status = doctorOK
+		r.Detail = fmt.Sprintf("%s; no IACTQ_BINLOG_DSN: %s, because %s; %s", state, polls, why, instead)
 	}
-	if logBin != 1 || format != "ROW" {
-		r.Status, r.Detail = doctorFail, state+": IACTQ_BINLOG_DSN is set but wake-ups need the log on, in ROW format"
-		r.Fix = "log-bin, binlog-format = ROW and server-id in the server's [mysqld] section, then restart it (or unset IACTQ_BINLOG_DSN)"
-		return r
-	}
-	if err := queue.CheckBinlogDSN(ctx, binlogDSN); err != nil {
-		r.Status, r.Detail = doctorFail, fmt.Sprintf("%s; the binlog DSN cannot follow it: %v", state, err)
-		r.Fix = "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO the binlog user (MySQL: REPLICATION SLAVE, REPLICATION CLIENT)"
-		return r
-	}
-	r.Status, r.Detail = doctorOK, state+"; the binlog DSN can follow it (instant wake-ups)"
 	return r
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -101,6 +103,94 @@ func TestCheckTimeZoneAndMode(t *testing.T) {
 	}
 }
 
+// TestCheckBinlog: doctor says which wake-ups the fleet will use. A binlog DSN that
+// cannot follow the log fails; "off" polls, no failure; unset (automatic), the worker's
+// own DSN is judged as the leader would try it, and polling is no failure: the line
+// says why.
+func TestCheckBinlog(t *testing.T) {
+	t.Parallel()
+	const explicit = "iactq_binlog:pw@tcp(127.0.0.1:3306)/"
+	env := doctorBinlogDSN{from: "IACTQ_BINLOG_DSN"}
+	with := func(dsn, from string) doctorBinlogDSN { return doctorBinlogDSN{dsn: dsn, from: from} }
+	worker := binlogOwn{dsn: "iactq:pw@tcp(127.0.0.1:3306)/iact", user: "iactq"}
+	admin := worker
+	admin.admin = true
+	refused := fmt.Errorf("user iactq lacks BINLOG MONITOR, to read the binary log position: %w",
+		&mysql.MySQLError{Number: 1227, SQLState: [5]byte{'4', '2', '0', '0', '0'}, Message: "Access denied; you need (at least one of) the BINLOG MONITOR privilege(s) for this operation"})
+	away := errors.New("read the server's binary-log settings: i/o timeout")
+	for _, tc := range []struct {
+		name     string
+		f        binlogFacts
+		status   string
+		detail   []string
+		nodetail []string
+	}{
+		{"off", binlogFacts{logBin: 1, format: "ROW", binlog: with("off", "IACTQ_BINLOG_DSN"), own: worker}, doctorOK,
+			[]string{"IACTQ_BINLOG_DSN=off: the fleet will poll", "does not try the binary log"}, []string{"invalid"}},
+		{"off by flag, log off", binlogFacts{logBin: 0, format: "MIXED", binlog: with("OFF", "--binlog-dsn"), own: worker}, doctorOK,
+			[]string{"--binlog-dsn=off: the fleet will poll"}, nil},
+		{"explicit follows", binlogFacts{logBin: 1, format: "ROW", binlog: with(explicit, "IACTQ_BINLOG_DSN"), own: worker, replSlave: true}, doctorOK,
+			[]string{"the binlog DSN can follow it: the fleet will follow the binary log"}, nil},
+		{"explicit, log off", binlogFacts{logBin: 0, format: "ROW", binlog: with(explicit, "IACTQ_BINLOG_DSN"), own: worker}, doctorFail,
+			[]string{"IACTQ_BINLOG_DSN is set but the binary log is off on the server"}, nil},
+		{"explicit, refused", binlogFacts{logBin: 1, format: "ROW", binlog: with(explicit, "--binlog-dsn"), own: worker, position: refused}, doctorFail,
+			[]string{"the binlog DSN cannot follow it: user iactq lacks BINLOG MONITOR"}, nil},
+		{"explicit without REPLICATION SLAVE", binlogFacts{logBin: 1, format: "ROW", binlog: with(explicit, "--binlog-dsn"), own: worker}, doctorWarn,
+			[]string{"no REPLICATION SLAVE in SHOW GRANTS"}, nil},
+		{"automatic follows", binlogFacts{logBin: 1, format: "ROW", binlog: env, own: worker, replSlave: true}, doctorOK,
+			[]string{"no IACTQ_BINLOG_DSN: the fleet will follow the binary log with the worker's own DSN"}, []string{"poll "}},
+		{"automatic, log off", binlogFacts{logBin: 0, format: "MIXED", binlog: env, own: worker}, doctorOK,
+			[]string{"the fleet will poll", "because the binary log is off on the server (log_bin=OFF)", "set IACTQ_BINLOG_DSN to a replication user's DSN"}, []string{"MIXED on"}},
+		{"automatic, statement format", binlogFacts{logBin: 1, format: "STATEMENT", binlog: env, own: worker}, doctorOK,
+			[]string{"the fleet will poll", "because binlog_format is STATEMENT on the server, not ROW"}, nil},
+		{"automatic, no BINLOG MONITOR", binlogFacts{logBin: 1, format: "ROW", binlog: env, own: worker, position: refused}, doctorOK,
+			[]string{"the fleet will poll", "because user iactq lacks BINLOG MONITOR, to read the binary log position;"}, []string{"Access denied"}},
+		{"automatic, no REPLICATION SLAVE", binlogFacts{logBin: 1, format: "ROW", binlog: env, own: worker}, doctorOK,
+			[]string{"the fleet will poll", "because user iactq lacks REPLICATION SLAVE"}, nil},
+		{"automatic, cannot tell", binlogFacts{logBin: 1, format: "ROW", binlog: env, own: worker, position: away}, doctorWarn,
+			[]string{"could not tell whether it can", "i/o timeout", "polls while it cannot"}, nil},
+		{"automatic, admin DSN", binlogFacts{logBin: 1, format: "ROW", binlog: env, own: admin}, doctorOK,
+			[]string{"the leader will try the binary log with the worker's own DSN", "without --admin"}, nil},
+		{"automatic, admin DSN, log off", binlogFacts{logBin: 0, format: "ROW", binlog: env, own: admin}, doctorOK,
+			[]string{"the fleet will poll", "because the binary log is off"}, nil},
+	} {
+		got := checkBinlog(tc.f)
+		if got.Status != tc.status || got.Status == doctorFail && got.Fix == "" {
+			t.Errorf("%s: %+v, want %s", tc.name, got, tc.status)
+		}
+		for _, d := range tc.detail {
+			if !strings.Contains(got.Detail, d) {
+				t.Errorf("%s: detail lacks %q: %s", tc.name, d, got.Detail)
+			}
+		}
+		for _, d := range tc.nodetail {
+			if strings.Contains(got.Detail, d) {
+				t.Errorf("%s: detail says %q: %s", tc.name, d, got.Detail)
+			}
+		}
+	}
+}
+
+// TestHasGlobalPrivilege reads REPLICATION SLAVE from SHOW GRANTS lines.
+func TestHasGlobalPrivilege(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		grants []string
+		want   bool
+	}{
+		{[]string{"GRANT USAGE ON *.* TO `iactq`@`%`", "GRANT SELECT, INSERT, UPDATE, DELETE ON `iact`.* TO `iactq`@`%`"}, false},
+		{[]string{"GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO `iactq`@`localhost` IDENTIFIED BY PASSWORD '*ABC'"}, true},
+		{[]string{"GRANT BINLOG MONITOR, REPLICATION SLAVE ON *.* TO `iactq`@`%`"}, true},
+		{[]string{"GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` WITH GRANT OPTION"}, true},
+		{[]string{"GRANT ALL PRIVILEGES ON `iact`.* TO `iactq`@`%`"}, false},
+		{[]string{"GRANT BINLOG MONITOR ON *.* TO `iactq`@`%`"}, false},
+	} {
+		if got := hasGlobalPrivilege(tc.grants, "REPLICATION SLAVE", "REPLICATION REPLICA"); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.grants, got, tc.want)
+		}
+	}
+}
+
 // TestDoctorAgainstServers runs `iactq doctor` against the real test server: a good
 // worker DSN, and misconfigured ones — too few grants, too many, a lax sql_mode and a
 // time zone set per session in the DSN, an unmigrated schema.
@@ -122,7 +212,43 @@ func TestDoctorAgainstServers(t *testing.T) {
 		line(r.stdout, doctorOK, chk, "")
 	}
 	line(r.stdout, doctorOK, "grants", "SELECT, INSERT, UPDATE, DELETE on "+d.Name+", nothing more")
+	// The test server has the binary log on in ROW format; the worker user may not
+	// read it: no IACTQ_BINLOG_DSN, the fleet polls, and that is no failure.
+	line(r.stdout, doctorOK, "binary log", `no IACTQ_BINLOG_DSN: the fleet will poll \(.*\), because user \S+ lacks BINLOG MONITOR`)
 	t.Logf("good server:\n%s", r.stdout)
+
+	// IACTQ_BINLOG_DSN=off (any case, or --binlog-dsn=off) is not a DSN: the fleet polls.
+	for _, off := range []cli{
+		{t: t, env: map[string]string{"IACTQ_DSN": d.WorkerDSN, "IACTQ_BINLOG_DSN": "off"}},
+		{t: t, env: map[string]string{"IACTQ_DSN": d.WorkerDSN, "IACTQ_BINLOG_DSN": "Off"}},
+	} {
+		r = off.run("doctor")
+		if r.code != 0 {
+			t.Fatalf("IACTQ_BINLOG_DSN=%s: exit %d\n%s%s", off.env["IACTQ_BINLOG_DSN"], r.code, r.stdout, r.stderr)
+		}
+		line(r.stdout, doctorOK, "binary log", "IACTQ_BINLOG_DSN=off: the fleet will poll .* and does not try the binary log")
+	}
+	if r = c.run("doctor", "--binlog-dsn=off"); r.code != 0 {
+		t.Fatalf("--binlog-dsn=off: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	line(r.stdout, doctorOK, "binary log", "--binlog-dsn=off: the fleet will poll")
+	if strings.Contains(r.stdout+r.stderr, "invalid") {
+		t.Errorf("off shown as an invalid DSN:\n%s%s", r.stdout, r.stderr)
+	}
+
+	// A binlog DSN: the replication user of the test server follows; the worker's
+	// user given as one cannot, and that fails.
+	if b := os.Getenv("IACTQ_TEST_BINLOG_DSN"); b != "" {
+		if r = c.run("doctor", "--binlog-dsn", b); r.code != 0 {
+			t.Fatalf("--binlog-dsn of the replication user: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		line(r.stdout, doctorOK, "binary log", "the binlog DSN can follow it: the fleet will follow the binary log")
+		t.Logf("binlog DSN:\n%s", r.stdout)
+	}
+	if r = c.run("doctor", "--binlog-dsn", d.WorkerDSN); r.code != 1 {
+		t.Fatalf("--binlog-dsn of the worker: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	line(r.stdout, doctorFail, "binary log", "the binlog DSN cannot follow it: user iactq_worker lacks BINLOG MONITOR")
 
 	// Too many: the admin's DSN (ALL ON *.* WITH GRANT OPTION) used as a worker's.
 	admin := cli{t: t, env: map[string]string{"IACTQ_DSN": d.AdminDSN}}
@@ -131,10 +257,17 @@ func TestDoctorAgainstServers(t *testing.T) {
 		t.Fatalf("admin DSN as a worker's: exit %d (warnings only expected)\n%s", r.code, r.stdout)
 	}
 	line(r.stdout, doctorWarn, "grants", "has more than it needs: ALL PRIVILEGES ON \\*\\.\\*, GRANT OPTION")
+	// Its user may follow the binary log: a fleet with it would, by itself.
+	line(r.stdout, doctorOK, "binary log", "no IACTQ_BINLOG_DSN: the fleet will follow the binary log with the worker's own DSN")
 	if !strings.Contains(r.stdout, "fix: workers need only rows: REVOKE ALL PRIVILEGES, GRANT OPTION FROM") {
 		t.Errorf("no fix for too many grants:\n%s", r.stdout)
 	}
 	t.Logf("too many grants:\n%s", r.stdout)
+	// With --admin the DSN is not the workers': doctor does not judge it for them.
+	if r = admin.run("doctor", "--admin"); r.code != 0 {
+		t.Fatalf("admin DSN with --admin: exit %d\n%s", r.code, r.stdout)
+	}
+	line(r.stdout, doctorOK, "binary log", "the leader will try the binary log with the worker's own DSN \\(run iactq doctor with that DSN")
 
 	adm, err := queue.OpenDB(d.AdminDSN)
 	if err != nil {
@@ -170,6 +303,25 @@ func TestDoctorAgainstServers(t *testing.T) {
 		t.Errorf("no GRANT fix:\n%s", r.stdout)
 	}
 	t.Logf("too few grants:\n%s", r.stdout)
+
+	// A worker user that may read the binary log position (BINLOG MONITOR) but not
+	// register as a replica: the fleet polls, doctor names REPLICATION SLAVE.
+	mon := "doctor_m_" + d.Name[len(d.Name)-8:]
+	for _, host := range []string{"localhost", "127.0.0.1"} {
+		asAdmin(fmt.Sprintf("CREATE USER '%s'@'%s' IDENTIFIED BY 'pw-doctor-2'", mon, host))
+		asAdmin(fmt.Sprintf("GRANT SELECT, INSERT, UPDATE, DELETE ON %s.* TO '%s'@'%s'", d.Name, mon, host))
+		asAdmin(fmt.Sprintf("GRANT BINLOG MONITOR ON *.* TO '%s'@'%s'", mon, host))
+	}
+	t.Cleanup(func() { asAdmin(fmt.Sprintf("DROP USER IF EXISTS '%s'@'localhost', '%s'@'127.0.0.1'", mon, mon)) })
+	mcfg := *cfg
+	mcfg.User, mcfg.Passwd = mon, "pw-doctor-2"
+	monitor := cli{t: t, env: map[string]string{"IACTQ_DSN": mcfg.FormatDSN()}}
+	r = monitor.run("doctor")
+	if r.code != 0 {
+		t.Fatalf("BINLOG MONITOR user: exit %d (warnings only expected)\n%s", r.code, r.stdout)
+	}
+	line(r.stdout, doctorOK, "binary log", "the fleet will poll .*, because user "+mon+" lacks REPLICATION SLAVE")
+	t.Logf("BINLOG MONITOR only:\n%s", r.stdout)
 
 	// A lax sql_mode and a time zone, set per session by the DSN.
 	lax := cli{t: t, env: map[string]string{"IACTQ_DSN": d.WorkerDSN + "&sql_mode=%27NO_ENGINE_SUBSTITUTION%27&time_zone=%27%2B05:00%27"}}

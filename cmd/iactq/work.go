@@ -176,11 +176,7 @@ places at once.`,
 			actDone := make(chan struct{})
 			go func() { defer close(actDone); act.run(actCtx) }()
 			defer func() { stopAct(); <-actDone }() // after Work: the last summary
-			wcfg := c.Config()
-			if wcfg.BinlogDSN == queue.BinlogOff {
-				wcfg.BinlogDSN = "" // the leader polls
-			}
-			wakeupLog(a.log, wcfg, binlogFrom)
+			wakeupLog(a.log, c.Config(), binlogFrom)
 			return c.Work(ctx)
 		}),
 	}
