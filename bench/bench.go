@@ -341,6 +341,14 @@ func (e *env) drain(ctx context.Context, rep *Report) error {
 	return nil
 }
 
+// drainWatch is how often drainOnce looks whether the drain is over. The look is a
+// dive into the claim index per state, cheap on a quiet table; during a drain it steps
+// over the index entries of the jobs just claimed and completed, which the server
+// purges only later: measured on a 2-core machine, each look took ~19 ms of the
+// server (perf: ~7 % of its CPU while it drained) when made every 20 ms, load the
+// floor loop, which needs no watcher, does not carry.
+const drainWatch = 100 * time.Millisecond
+
 // drainOnce fills queueName with DrainJobs noop jobs and measures procs worker
 // processes with config (empty: the defaults) draining them.
 func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string) (float64, error) {
@@ -357,6 +365,9 @@ func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string
 	defer stop()
 	deadline := time.Now().Add(10 * time.Minute)
 	for {
+		// Every drainWatch: the rate is the span between the jobs' own timestamps, so
+		// how soon the end is seen does not enter it; how often it is looked for does,
+		// as load on the server the floor does not carry.
 		unfinished, err := e.q.BenchUnfinished(ctx, queueName)
 		if err != nil {
 			return 0, err
@@ -367,7 +378,7 @@ func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("drain: not finished after 10 minutes")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(drainWatch)
 	}
 	span, err := e.q.BenchDrainSpan(ctx, queueName)
 	if err != nil {

@@ -103,9 +103,12 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 	now := c.now()
 	plan := planClaim(c.runnable(heads), c.cfg.SLAs, now)
 	cursors.expire(now)
-	var claimed []dbsqlc.IactqJob
+	// Sized once: a claim reads up to n rows (a thousand with short jobs), and growing
+	// these by append copied them several times per claim (rows of ~300 bytes).
+	claimed := make([]dbsqlc.IactqJob, 0, n)
 	// The last job taken from each range, to move the cursors once the claim commits.
 	var ends []rangeEnd
+	var candidates []dbsqlc.IactqJob
 	// READ COMMITTED (set per session by OpenDB): rows the range steps over are not
 	// left locked, and no gap locks make inserts wait for a claim.
 	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
@@ -124,9 +127,9 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 			if need == 0 {
 				break
 			}
-			var candidates []dbsqlc.IactqJob
-			exhausted := map[claimRange]bool{}
-			for _, r := range ranges {
+			candidates = candidates[:0]
+			exhausted := make([]bool, len(ranges))
+			for i, r := range ranges {
 				afterAt, afterID := cursors.after(r)
 				rows, err := tx.JobClaimRange(ctx, dbsqlc.JobClaimRangeParams{
 					Queue: queue, Kind: r.kind, FromAt: nullTime(r.from), ToAt: r.to,
@@ -135,8 +138,12 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 				if err != nil {
 					return fmt.Errorf("claim %s jobs: %w", r.kind, err)
 				}
-				candidates = append(candidates, rows...)
-				exhausted[r] = len(rows) < need
+				exhausted[i] = len(rows) < need
+				if len(ranges) == 1 {
+					candidates = rows // one kind in the class: no merge, no copy
+				} else {
+					candidates = append(candidates, rows...)
+				}
 			}
 			if len(ranges) > 1 {
 				// Several kinds share the class: merge by age. The rows not taken
@@ -151,6 +158,9 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 			taken := candidates[:min(need, len(candidates))]
 			claimed = append(claimed, taken...)
 			ends = appendRangeEnds(ends, ranges, taken, exhausted)
+			if len(ranges) == 1 {
+				candidates = nil // the query's own slice: not reused for the next class
+			}
 		}
 		if len(claimed) == 0 {
 			return nil
@@ -167,9 +177,12 @@ func (c *Client) claim(ctx context.Context, workerID int64, queue string, n int,
 	for _, e := range ends {
 		cursors.advance(e, now)
 	}
+	// One allocation for the claim's rows rather than one per job.
+	rows := make([]JobRow, len(claimed))
 	jobs := make([]*JobRow, len(claimed))
 	for i, j := range claimed {
-		row := jobRowFromDB(j)
+		rows[i] = *jobRowFromDB(j)
+		row := &rows[i]
 		row.State = StateRunning
 		row.Attempt = min(row.Attempt, math.MaxInt32-1) + 1 // as JobMarkRunning caps it
 		row.AttemptedAt = now
@@ -190,9 +203,9 @@ type rangeEnd struct {
 // appendRangeEnds adds, for each range, where its read ended: the range's end if the
 // read was exhausted, else the last of the taken jobs that came from it (taken is in
 // claim order, so the last of a kind is where its range's read stopped).
-func appendRangeEnds(ends []rangeEnd, ranges []claimRange, taken []dbsqlc.IactqJob, exhausted map[claimRange]bool) []rangeEnd {
-	for _, r := range ranges {
-		if exhausted[r] {
+func appendRangeEnds(ends []rangeEnd, ranges []claimRange, taken []dbsqlc.IactqJob, exhausted []bool) []rangeEnd {
+	for i, r := range ranges {
+		if exhausted[i] {
 			ends = append(ends, rangeEnd{r: r, exhausted: true})
 			continue
 		}
