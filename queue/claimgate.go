@@ -106,3 +106,24 @@ func (g *claimGate) claimed(now time.Time, n int, err error) {
 		g.heads = nil
 	}
 }
+
+// headsSpent tells, after a claim, whether the heads have served claims of so many
+// jobs that a claim of the batch the producer waits for (three quarters of most) will
+// need them read again.
+func (g *claimGate) headsSpent(most int) bool {
+	return g.heads != nil && g.headsTook+max(1, most*3/4) > most
+}
+
+// takeAhead takes the result of a heads read started after the gate's last claim
+// (headsAhead: its start is after that claim ended, so the heads show every job that
+// claim left, and restart the count as heads the gate waited for would). A read that
+// failed or found nothing is dropped: the heads are then read when they are due, as
+// without it. It returns nil: the read is used up.
+func (g *claimGate) takeAhead(a *headsAhead, runnable func([]dbsqlc.JobClaimHeadsRow) []dbsqlc.JobClaimHeadsRow) *headsAhead {
+	if a.err == nil && a.at.After(g.lastClaim) {
+		if heads := runnable(a.heads); len(heads) > 0 {
+			g.gotHeads(a.at, heads)
+		}
+	}
+	return nil
+}

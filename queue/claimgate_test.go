@@ -121,3 +121,56 @@ func TestClaimGateAfterClaims(t *testing.T) {
 		t.Fatalf("after a failed claim: %+v, want the heads read again", d)
 	}
 }
+
+// TestClaimGateHeadsAhead: heads read from right after a claim restart the count as
+// heads read when due would; a read that started before the last claim ended, failed,
+// or found nothing is dropped.
+func TestClaimGateHeadsAhead(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	heads := []dbsqlc.JobClaimHeadsRow{{Kind: "test", Oldest: t0}}
+	all := func(h []dbsqlc.JobClaimHeadsRow) []dbsqlc.JobClaimHeadsRow { return h }
+	const most = 1025
+	var g claimGate
+	g.gotHeads(t0, heads)
+	g.claimed(t0.Add(time.Millisecond), 200, nil)
+	if g.headsSpent(most) {
+		t.Fatal("heads that served 200 of 1 025: spent for a batch of 768")
+	}
+	g.claimed(t0.Add(2*time.Millisecond), 100, nil)
+	if !g.headsSpent(most) {
+		t.Fatal("heads that served 300 of 1 025: not spent for a batch of 768")
+	}
+	if d := g.decide(t0.Add(3*time.Millisecond), false, 800, most, true, nil); d.action != claimReadHeads {
+		t.Fatalf("spent heads: %+v, want them read again", d)
+	}
+
+	// Started after the last claim: taken, and the count starts again.
+	after := t0.Add(2*time.Millisecond + time.Microsecond)
+	if g.takeAhead(&headsAhead{at: after, heads: heads}, all) != nil {
+		t.Fatal("takeAhead: not used up")
+	}
+	if g.headsAt != after || g.headsTook != 0 {
+		t.Fatalf("heads from after the last claim: at %s, took %d; want %s, 0", g.headsAt, g.headsTook, after)
+	}
+	if d := g.decide(t0.Add(3*time.Millisecond), false, 800, most, true, nil); d != (claimDecision{action: claimNow, n: 800}) {
+		t.Fatalf("with the heads read ahead: %+v, want a claim of 800", d)
+	}
+
+	for _, c := range []struct {
+		name string
+		a    headsAhead
+	}{
+		{"started before the last claim ended", headsAhead{at: t0.Add(time.Millisecond), heads: heads}},
+		{"failed", headsAhead{at: after.Add(time.Hour), err: errors.New("lost connection")}},
+		{"found nothing", headsAhead{at: after.Add(time.Hour)}},
+	} {
+		var g claimGate
+		g.gotHeads(t0, heads)
+		g.claimed(t0.Add(2*time.Millisecond), 900, nil)
+		g.takeAhead(&c.a, all)
+		if g.headsAt != t0 || g.headsTook != 900 {
+			t.Errorf("%s: heads at %s, took %d; want them dropped (at %s, took 900)", c.name, g.headsAt, g.headsTook, t0)
+		}
+	}
+}

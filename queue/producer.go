@@ -165,6 +165,8 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 	b.MaxElapsedTime = 0
 	var gate claimGate
 	var cursors claimCursors
+	// ahead is the heads read started after the last claim (nil if none is).
+	var ahead *headsAhead
 	for {
 		select {
 		case <-ctx.Done():
@@ -173,6 +175,9 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 		}
 	look:
 		for ctx.Err() == nil {
+			if ahead != nil && ahead.ready() {
+				ahead = gate.takeAhead(ahead, w.c.runnable)
+			}
 			free, most, busy := p.room()
 			d := gate.decide(time.Now(), (*w.paused.Load())[p.queue], free, most, busy, p.polled.Swap(nil))
 			var err error
@@ -185,6 +190,16 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				}
 				break look
 			case claimReadHeads:
+				if ahead != nil {
+					// Read since the last claim: wait for it rather than read again.
+					select {
+					case <-ctx.Done():
+						return
+					case <-ahead.done:
+					}
+					ahead = gate.takeAhead(ahead, w.c.runnable)
+					continue
+				}
 				var heads []dbsqlc.JobClaimHeadsRow
 				if heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue); err == nil {
 					if !gate.gotHeads(time.Now(), w.c.runnable(heads)) {
@@ -201,6 +216,11 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 					b.Reset()
 					if len(jobs) > 0 {
 						w.c.cfg.Observer.Claimed(p.queue, len(jobs), time.Since(began))
+					}
+					if len(jobs) == d.n && gate.headsSpent(most) {
+						// The next claim will need the heads read again: read them
+						// now, while the slots run these jobs, not when it is due.
+						ahead = w.readHeadsAhead(ctx, p.queue)
 					}
 					w.hold(jobs)
 					p.dispatch(w, jobs, w.c.cfg.SLAs, w.c.now())
@@ -224,4 +244,32 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 			}
 		}
 	}
+}
+
+// headsAhead is a read of a queue's heads started right after a claim, so that the
+// next claim, which needs them read again, does not wait for the read.
+type headsAhead struct {
+	done  chan struct{} // closed when the read ended
+	at    time.Time     // when the read started
+	heads []dbsqlc.JobClaimHeadsRow
+	err   error
+}
+
+func (a *headsAhead) ready() bool {
+	select {
+	case <-a.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// readHeadsAhead starts reading queue's heads.
+func (w *worker) readHeadsAhead(ctx context.Context, queue string) *headsAhead {
+	a := &headsAhead{done: make(chan struct{}), at: time.Now()}
+	go func() {
+		defer close(a.done)
+		a.heads, a.err = w.c.store.q.JobClaimHeads(ctx, queue)
+	}()
+	return a
 }
