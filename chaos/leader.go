@@ -16,7 +16,7 @@ import (
 // looks for work itself (queue.Config.IdlePollInterval at its default). A probe job
 // must start within it; probeGrace allows for this loaded machine's scheduling.
 const (
-	safetyNet  = 10 * time.Second
+	safetyNet  = 45 * time.Second
 	probeGrace = 2 * time.Second
 )
 

@@ -324,7 +324,7 @@ func (c *Client) Workers(ctx context.Context) ([]WorkerInfo, error) {
 	out := make([]WorkerInfo, len(rows))
 	for i, r := range rows {
 		out[i] = WorkerInfo{ID: r.ID, Host: r.Host, PID: int(r.Pid), Queues: r.Queues, Kinds: r.Kinds.String, StartedAt: r.StartedAt, HeartbeatAt: r.HeartbeatAt,
-			Leader: lead.Live && lead.WorkerID == r.ID}
+			IdleUntil: r.IdleUntil.Time, Leader: lead.Live && lead.WorkerID == r.ID}
 	}
 	return out, nil
 }
@@ -338,9 +338,18 @@ type WorkerInfo struct {
 	Kinds       string // comma-separated; "" for a build that did not record them
 	StartedAt   time.Time
 	HeartbeatAt time.Time
+	// IdleUntil: the worker was idle at its last heartbeat, which keeps it live until
+	// then whatever the heartbeat's age (zero: no idle lease).
+	IdleUntil time.Time
 	// Leader: this process is the fleet's leader (its lease holds): it runs the
 	// periodic chores and rings the doorbell idle workers wait on.
 	Leader bool
+}
+
+// Stale tells whether the worker is presumed dead at now: its heartbeat is older than
+// rescueAfter and no idle lease holds.
+func (w WorkerInfo) Stale(now time.Time, rescueAfter time.Duration) bool {
+	return now.Sub(w.HeartbeatAt) > rescueAfter && !now.Before(w.IdleUntil)
 }
 
 func toInt64(v any) int64 {

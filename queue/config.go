@@ -40,7 +40,9 @@ type Config struct {
 	// MySQL). Empty, and BinlogDSN empty, the leader polls.
 	DSN string
 	// IdlePollInterval is the safety net: how long an idle worker waits on the
-	// leader's doorbell without a ring before it looks for work itself (10 s).
+	// leader's doorbell without a ring before it looks for work itself (45 s, at
+	// most 50 s). The leader rings every waiter once 9/10 of it passed without a ring
+	// (the sweep), which is then their look.
 	IdlePollInterval  time.Duration
 	HeartbeatInterval time.Duration // how often a worker says it is alive (5 s)
 	RescueAfter       time.Duration // heartbeat age after which a worker is dead (30 s)
@@ -97,7 +99,7 @@ func DefaultConfig() Config {
 		Queues:            map[string]int{"default": defaultConcurrency},
 		SLAs:              DefaultSLAs(),
 		PollInterval:      10 * time.Millisecond,
-		IdlePollInterval:  10 * time.Second,
+		IdlePollInterval:  45 * time.Second,
 		HeartbeatInterval: 5 * time.Second,
 		RescueAfter:       30 * time.Second,
 		ShutdownGrace:     30 * time.Second,

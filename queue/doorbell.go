@@ -55,6 +55,10 @@ const groupSize = 4
 // fleetSizeEvery is how often the leader counts the fleet to size the groups.
 const fleetSizeEvery = 5 * time.Second
 
+// sweepGroups marks the leader's sweep (wake_groups 0): a ring to every waiter that
+// is their periodic look for work, not a sign that work is coming.
+const sweepGroups = 0
+
 // designated tells whether the waiter of worker id looks for work at a ring of
 // generation gen that split the waiters into groups groups.
 func designated(id, gen int64, groups int32) bool {
@@ -221,9 +225,13 @@ func (w *worker) watch(ctx context.Context) error {
 				return err
 			}
 		case <-poll.C:
+			// The sweep: with no ring for most of the safety net, a ring to every
+			// waiter, carrying the heads, is every idle worker's look for work, in
+			// place of each one's timeout and claim-heads read.
+			sweep := time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10
 			// Following the binary log, the heads are read only to widen a ring
-			// whose work is still there.
-			if binlogOK.Load() && pending == nil {
+			// whose work is still there, and for the sweep.
+			if binlogOK.Load() && pending == nil && !sweep {
 				continue
 			}
 			if binlogOK.Load() && time.Since(rungAt) < w.c.cfg.PollInterval {
@@ -242,6 +250,11 @@ func (w *worker) watch(ctx context.Context) error {
 			seen, fresh = newWork(seen, heads, *w.paused.Load())
 			if len(fresh) > 0 || pending != nil {
 				if err := ringFor(fresh); err != nil {
+					return err
+				}
+			}
+			if time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10 {
+				if err := ring(sweepGroups, seen); err != nil {
 					return err
 				}
 			}
@@ -433,11 +446,17 @@ func (w *worker) runWaiter(ctx context.Context) {
 			seen, notRung, failures, stoodAt = gen, 0, 0, time.Time{}
 			if designated(w.id.Load(), gen, bell.WakeGroups) {
 				w.c.looked.Add(1)
-				if heads, ok := decodeHeads(bell.Heads); ok {
+				heads, carried := decodeHeads(bell.Heads)
+				switch {
+				case bell.WakeGroups == sweepGroups && carried:
+					w.offerHeads(heads) // the periodic look
+				case bell.WakeGroups == sweepGroups:
+					w.lookForWork(false)
+				case carried:
 					// The heads the leader rang for: the producers claim at once.
 					w.rungAt.Store(time.Now().UnixNano())
 					w.offerHeads(heads)
-				} else {
+				default:
 					w.lookForWork(true)
 				}
 			}

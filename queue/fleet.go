@@ -47,7 +47,8 @@ func (c *Client) runnable(heads []dbsqlc.JobClaimHeadsRow) []dbsqlc.JobClaimHead
 	return heads
 }
 
-// Fleet is what the live worker processes (heartbeat younger than RescueAfter) serve.
+// Fleet is what the live worker processes (heartbeat younger than RescueAfter, or an
+// idle lease that holds) serve.
 type Fleet struct {
 	Workers int
 	// Queues and Kinds are the queues the live workers serve and the kinds they run.
@@ -83,7 +84,7 @@ func (c *Client) Fleet(ctx context.Context) (*Fleet, error) {
 	f := &Fleet{Queues: map[string]bool{}, Kinds: map[string]bool{}}
 	for _, r := range rows {
 		// The age as the server sees it: the client's clock may differ.
-		if time.Duration(r.HeartbeatAgeUs)*time.Microsecond > c.cfg.RescueAfter {
+		if time.Duration(r.HeartbeatAgeUs)*time.Microsecond > c.cfg.RescueAfter && r.IdleLeftUs <= 0 {
 			continue
 		}
 		f.Workers++

@@ -209,7 +209,7 @@ func (c *Client) Explain(ctx context.Context, id int64) (*Explanation, error) {
 		return nil, err
 	}
 	for _, w := range workers {
-		if c.now().Sub(w.HeartbeatAt) > c.cfg.RescueAfter {
+		if w.Stale(c.now(), c.cfg.RescueAfter) {
 			continue
 		}
 		if n := WorkerConcurrency(w.Queues)[job.Queue]; n > 0 {

@@ -55,6 +55,9 @@ type worker struct {
 	// start jobs it no longer owns).
 	regMu     sync.Mutex
 	touchedAt atomic.Int64 // unix nanoseconds
+	// idleLeased: the row holds an idle lease (idleLease) from this worker's last
+	// touch; a claim, which ends it, clears this.
+	idleLeased atomic.Bool
 }
 
 // Work registers this process as a worker and runs jobs of the configured queues until
@@ -192,22 +195,24 @@ func (w *worker) runHeartbeat(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if w.idle() && time.Since(time.Unix(0, w.touchedAt.Load())) < w.idleHeartbeat()-w.c.cfg.HeartbeatInterval/2 {
+		idle := w.idle()
+		if idle && w.idleLeased.Load() && time.Since(time.Unix(0, w.touchedAt.Load())) < w.idleLease()/2-w.c.cfg.HeartbeatInterval/2 {
 			continue
 		}
-		if _, err := w.touch(ctx); err != nil && ctx.Err() == nil {
+		if _, err := w.touchAs(ctx, idle); err != nil && ctx.Err() == nil {
 			w.log.Warn().Err(err).Msg("heartbeat failed")
 		}
 	}
 }
 
-// idleHeartbeat is how often a worker with no job running or waiting says it is alive:
-// a third of RescueAfter (10 s at the defaults) rather than every HeartbeatInterval.
-// An idle worker holds no claim that a rescue would have to give back; it must only
-// stay registered (its kinds count as run, `iactq workers` lists it), which three
-// chances per RescueAfter do. It halves what an idle fleet costs the server per process.
-func (w *worker) idleHeartbeat() time.Duration {
-	return max(w.c.cfg.HeartbeatInterval, w.c.cfg.RescueAfter/3)
+// idleLease is how long an idle worker's heartbeat keeps it live (iactq_workers
+// idle_until): three times RescueAfter (90 s at the defaults). An idle worker (no job
+// running, none claimed ahead) says it is alive every half of it (45 s) instead of
+// every HeartbeatInterval: it holds no claim a rescue would have to give back, and
+// must only stay registered (its kinds count as run, `iactq workers` lists it). Any
+// claim ends the lease (WorkerTouch), and the worker beats as often as before.
+func (w *worker) idleLease() time.Duration {
+	return 3 * w.c.cfg.RescueAfter
 }
 
 // idle tells whether no slot of this worker runs a job and none waits for one.
@@ -226,12 +231,24 @@ func (w *worker) idle() bool {
 // touch says this worker is alive. It returns false if the worker had been declared
 // dead: its jobs were then stopped and it registered again.
 func (w *worker) touch(ctx context.Context) (bool, error) {
+	return w.touchAs(ctx, false)
+}
+
+// touchAs is touch; idle, it also takes an idle lease (idleLease).
+func (w *worker) touchAs(ctx context.Context, idle bool) (bool, error) {
 	w.regMu.Lock()
 	defer w.regMu.Unlock()
-	n, err := w.c.store.q.WorkerTouch(ctx, w.id.Load())
+	var n int64
+	var err error
+	if idle {
+		n, err = w.c.store.q.WorkerTouchIdle(ctx, dbsqlc.WorkerTouchIdleParams{ID: w.id.Load(), LeaseMs: w.idleLease().Milliseconds()})
+	} else {
+		n, err = w.c.store.q.WorkerTouch(ctx, w.id.Load())
+	}
 	if err != nil {
 		return false, err
 	}
+	w.idleLeased.Store(idle && n > 0)
 	if n == 0 {
 		w.recoverLostRegistration(ctx)
 		return false, nil
@@ -295,6 +312,8 @@ func (w *worker) releaseUnstarted(jobs []*JobRow) {
 
 // hold records jobs this worker claimed, until their outcome is written.
 func (w *worker) hold(jobs []*JobRow) {
+	// The claim touched the worker's row, which ended any idle lease.
+	w.idleLeased.Store(false)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, job := range jobs {

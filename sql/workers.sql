@@ -4,8 +4,17 @@ INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES (?, ?, ?, ?);
 -- WorkerTouch is the heartbeat, and also the first statement of every claim: it locks
 -- the worker's row, so a claim and the rescue of this worker never interleave, and a
 -- worker whose row is gone (declared dead) claims nothing more under that id.
+-- It ends an idle lease (idle_until): a worker that claims is rescued after
+-- rescue_after again.
 -- name: WorkerTouch :execrows
-UPDATE iactq_workers SET heartbeat_at = NOW(6) WHERE id = ?;
+UPDATE iactq_workers SET heartbeat_at = NOW(6), idle_until = NULL WHERE id = ?;
+
+-- WorkerTouchIdle is an idle worker's heartbeat: live for lease_ms whatever its
+-- heartbeat's age (migrations/00013_worker_idle_lease.sql).
+-- name: WorkerTouchIdle :execrows
+UPDATE iactq_workers
+SET heartbeat_at = NOW(6), idle_until = NOW(6) + INTERVAL sqlc.arg(lease_ms) * 1000 MICROSECOND
+WHERE id = sqlc.arg(id);
 
 -- name: WorkerDelete :execrows
 DELETE FROM iactq_workers WHERE id = ?;
@@ -17,6 +26,7 @@ DELETE FROM iactq_workers WHERE id = ?;
 -- name: WorkerLockStale :many
 SELECT id FROM iactq_workers
 WHERE heartbeat_at < NOW(6) - INTERVAL sqlc.arg(stale_seconds) SECOND
+  AND (idle_until IS NULL OR idle_until < NOW(6))
 ORDER BY id
 FOR UPDATE SKIP LOCKED;
 
@@ -24,10 +34,12 @@ FOR UPDATE SKIP LOCKED;
 DELETE FROM iactq_workers WHERE id IN (sqlc.slice(ids));
 
 -- The heartbeat's age in microseconds as BIGINT: a dead worker's row left for an hour
--- is past INT's range.
+-- is past INT's range. idle_left_us: how long an idle worker's lease still holds
+-- (0 when it has none or it ended), by the server's clock.
 -- name: WorkerList :many
-SELECT id, host, pid, queues, kinds, started_at, heartbeat_at,
-       CAST(TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS SIGNED) AS heartbeat_age_us
+SELECT id, host, pid, queues, kinds, started_at, heartbeat_at, idle_until,
+       CAST(TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS SIGNED) AS heartbeat_age_us,
+       CAST(GREATEST(COALESCE(TIMESTAMPDIFF(MICROSECOND, NOW(6), idle_until), 0), 0) AS SIGNED) AS idle_left_us
 FROM iactq_workers ORDER BY id;
 
 -- name: SessionDatabase :one

@@ -20,7 +20,7 @@ func (s *Server) workers(ctx context.Context, _ *http.Request) (string, any, err
 	rescue := s.o.Client.Config().RescueAfter
 	out := make([]workerRow, len(ws))
 	for i, x := range ws {
-		out[i] = workerRow{x, time.Since(x.HeartbeatAt) < rescue}
+		out[i] = workerRow{x, !x.Stale(time.Now(), rescue)}
 	}
 	return "Workers", out, nil
 }

@@ -17,6 +17,8 @@ func (a *app) workersCmd() *cobra.Command {
 queues, when it started and how long ago it last sent a heartbeat. A worker whose
 heartbeat is older than the config's rescue_after is presumed dead ("stale"): its
 running jobs are put back in the queue by the other workers, and its row removed.
+An idle worker (no job running or claimed) beats only every 45 s, with a lease of
+three times rescue_after that keeps it alive meanwhile: its STATUS is "idle".
 LEADER marks the one process elected leader: it runs the periodic chores and wakes
 the idle workers (docs/wakeups.md); "leader" is true for it in --json.
 --json also gives the kinds each worker's build runs (it claims only those).`,
@@ -56,7 +58,7 @@ the idle workers (docs/wakeups.md); "leader" is true for it in --json.
 						kinds = strings.Split(w.Kinds, ",")
 					}
 					rows[i] = workerJSON{ID: w.ID, Host: w.Host, PID: w.PID, Queues: w.Queues, Kinds: kinds, StartedAt: jsonTime(w.StartedAt),
-						HeartbeatAt: jsonTime(w.HeartbeatAt), Stale: now.Sub(w.HeartbeatAt) > rescueAfter, Leader: w.Leader}
+						HeartbeatAt: jsonTime(w.HeartbeatAt), Stale: w.Stale(now, rescueAfter), Leader: w.Leader}
 				}
 				return writeJSON(out, rows)
 			}
@@ -68,8 +70,11 @@ the idle workers (docs/wakeups.md); "leader" is true for it in --json.
 			fmt.Fprintln(tw, "ID\tHOST\tPID\tQUEUES\tSTARTED\tHEARTBEAT\tSTATUS\tLEADER")
 			for _, w := range ws {
 				status := "alive"
-				if now.Sub(w.HeartbeatAt) > rescueAfter {
+				switch {
+				case w.Stale(now, rescueAfter):
 					status = "stale"
+				case now.Before(w.IdleUntil):
+					status = "idle" // alive, beating every 45 s (docs/wakeups.md)
 				}
 				leader := ""
 				if w.Leader {

@@ -397,6 +397,7 @@ type IactqWorker struct {
 	StartedAt   time.Time
 	HeartbeatAt time.Time
 	Kinds       sql.NullString
+	IdleUntil   sql.NullTime
 }
 
 type InternalMessage struct {

@@ -82,8 +82,9 @@ func (q *Queries) WorkerInsert(ctx context.Context, arg WorkerInsertParams) (int
 }
 
 const workerList = `-- name: WorkerList :many
-SELECT id, host, pid, queues, kinds, started_at, heartbeat_at,
-       CAST(TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS SIGNED) AS heartbeat_age_us
+SELECT id, host, pid, queues, kinds, started_at, heartbeat_at, idle_until,
+       CAST(TIMESTAMPDIFF(MICROSECOND, heartbeat_at, NOW(6)) AS SIGNED) AS heartbeat_age_us,
+       CAST(GREATEST(COALESCE(TIMESTAMPDIFF(MICROSECOND, NOW(6), idle_until), 0), 0) AS SIGNED) AS idle_left_us
 FROM iactq_workers ORDER BY id
 `
 
@@ -95,11 +96,14 @@ type WorkerListRow struct {
 	Kinds          sql.NullString
 	StartedAt      time.Time
 	HeartbeatAt    time.Time
+	IdleUntil      sql.NullTime
 	HeartbeatAgeUs int64
+	IdleLeftUs     int64
 }
 
 // The heartbeat's age in microseconds as BIGINT: a dead worker's row left for an hour
-// is past INT's range.
+// is past INT's range. idle_left_us: how long an idle worker's lease still holds
+// (0 when it has none or it ended), by the server's clock.
 func (q *Queries) WorkerList(ctx context.Context) ([]WorkerListRow, error) {
 	rows, err := q.db.QueryContext(ctx, workerList)
 	if err != nil {
@@ -117,7 +121,9 @@ func (q *Queries) WorkerList(ctx context.Context) ([]WorkerListRow, error) {
 			&i.Kinds,
 			&i.StartedAt,
 			&i.HeartbeatAt,
+			&i.IdleUntil,
 			&i.HeartbeatAgeUs,
+			&i.IdleLeftUs,
 		); err != nil {
 			return nil, err
 		}
@@ -135,6 +141,7 @@ func (q *Queries) WorkerList(ctx context.Context) ([]WorkerListRow, error) {
 const workerLockStale = `-- name: WorkerLockStale :many
 SELECT id FROM iactq_workers
 WHERE heartbeat_at < NOW(6) - INTERVAL ? SECOND
+  AND (idle_until IS NULL OR idle_until < NOW(6))
 ORDER BY id
 FOR UPDATE SKIP LOCKED
 `
@@ -167,14 +174,37 @@ func (q *Queries) WorkerLockStale(ctx context.Context, staleSeconds interface{})
 }
 
 const workerTouch = `-- name: WorkerTouch :execrows
-UPDATE iactq_workers SET heartbeat_at = NOW(6) WHERE id = ?
+UPDATE iactq_workers SET heartbeat_at = NOW(6), idle_until = NULL WHERE id = ?
 `
 
 // WorkerTouch is the heartbeat, and also the first statement of every claim: it locks
 // the worker's row, so a claim and the rescue of this worker never interleave, and a
 // worker whose row is gone (declared dead) claims nothing more under that id.
+// It ends an idle lease (idle_until): a worker that claims is rescued after
+// rescue_after again.
 func (q *Queries) WorkerTouch(ctx context.Context, id int64) (int64, error) {
 	result, err := q.db.ExecContext(ctx, workerTouch, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const workerTouchIdle = `-- name: WorkerTouchIdle :execrows
+UPDATE iactq_workers
+SET heartbeat_at = NOW(6), idle_until = NOW(6) + INTERVAL ? * 1000 MICROSECOND
+WHERE id = ?
+`
+
+type WorkerTouchIdleParams struct {
+	LeaseMs interface{}
+	ID      int64
+}
+
+// WorkerTouchIdle is an idle worker's heartbeat: live for lease_ms whatever its
+// heartbeat's age (migrations/00013_worker_idle_lease.sql).
+func (q *Queries) WorkerTouchIdle(ctx context.Context, arg WorkerTouchIdleParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, workerTouchIdle, arg.LeaseMs, arg.ID)
 	if err != nil {
 		return 0, err
 	}
