@@ -18,7 +18,7 @@ queues, when it started and how long ago it last sent a heartbeat. A worker whos
 heartbeat is older than the config's rescue_after is presumed dead ("stale"): its
 running jobs are put back in the queue by the other workers, and its row removed.
 An idle worker (no job running or claimed) beats only every 45 s, with a lease of
-three times rescue_after that keeps it alive meanwhile: its STATUS is "idle".
+three times rescue_after that keeps it alive meanwhile: its STATUS is "alive, idle".
 LEADER marks the one process elected leader: it runs the periodic chores and wakes
 the idle workers (docs/wakeups.md); "leader" is true for it in --json.
 --json also gives the kinds each worker's build runs (it claims only those).`,
@@ -74,7 +74,7 @@ the idle workers (docs/wakeups.md); "leader" is true for it in --json.
 				case w.Stale(now, rescueAfter):
 					status = "stale"
 				case now.Before(w.IdleUntil):
-					status = "idle" // alive, beating every 45 s (docs/wakeups.md)
+					status = "alive, idle" // beating every 45 s (docs/wakeups.md)
 				}
 				leader := ""
 				if w.Leader {
