@@ -126,3 +126,9 @@ func (c *Client) RingsLooked() int64 { return c.looked.Load() }
 
 // BellWaits is how many waits on the doorbell this client's waiter began.
 func (c *Client) BellWaits() int64 { return c.bellWaits.Load() }
+
+// TouchIdleForTest is an idle worker's heartbeat for worker id (WorkerTouchIdle): the
+// rows it changed.
+func (c *Client) TouchIdleForTest(ctx context.Context, id int64, lease time.Duration) (int64, error) {
+	return c.store.q.WorkerTouchIdle(ctx, dbsqlc.WorkerTouchIdleParams{ID: id, LeaseMs: lease.Milliseconds()})
+}

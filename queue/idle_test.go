@@ -2,10 +2,14 @@ package queue_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/iact/iactq/queue"
+	"github.com/iact/iactq/queue/queuetest"
 )
 
 // TestIdleWorkersBeatRarelyAndStayLive: idle workers (no job running or claimed)
@@ -59,4 +63,71 @@ func TestIdleWorkersBeatRarelyAndStayLive(t *testing.T) {
 	waitUntil(t, "the job completed", func() bool {
 		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 1
 	})
+}
+
+// TestNoIdleLeaseWhileAJobRuns: the database has the last word on idle. An idle
+// heartbeat of a worker that holds a running job changes nothing (the worker then
+// beats as a busy one), even when the claim of that job is still in flight: the
+// heartbeat waits for the claim's lock on the worker's row and then sees its job.
+// Without that, a worker paused right after a claim would keep a lease of 3 x
+// rescue_after over jobs it holds, and be rescued that much later.
+func TestNoIdleLeaseWhileAJobRuns(t *testing.T) {
+	t.Parallel()
+	db := queuetest.New(t)
+	pool, err := queue.OpenDB(db.WorkerDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	c, err := queue.NewClient(pool, queue.NewRegistry(), queue.Config{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res := db.Exec(t, `INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES ('h', 1, 'default=1', 'test')`)
+	worker, _ := res.LastInsertId()
+	lease := func() bool {
+		var until sql.NullTime
+		if err := db.DB.QueryRow(`SELECT idle_until FROM iactq_workers WHERE id = ?`, worker).Scan(&until); err != nil {
+			t.Fatal(err)
+		}
+		return until.Valid
+	}
+	touch := func() int64 {
+		n, err := c.TouchIdleForTest(ctx, worker, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	res = db.Exec(t, `INSERT INTO iactq_jobs (kind, args, state, claimed_by, attempt) VALUES ('test', '{}', 'running', ?, 1)`, worker)
+	job, _ := res.LastInsertId()
+	if n := touch(); n != 0 || lease() {
+		t.Fatalf("idle heartbeat with a running job: %d rows, lease %v; want 0 rows and no lease", n, lease())
+	}
+	db.Exec(t, `UPDATE iactq_jobs SET state = 'completed', claimed_by = NULL WHERE id = ?`, job)
+	if n := touch(); n != 1 || !lease() {
+		t.Fatalf("idle heartbeat with no job: %d rows, lease %v; want 1 row and a lease", n, lease())
+	}
+	// A claim in flight: it has locked the worker's row (as WorkerTouch does, ending
+	// the lease) and marked a job running, and commits 300 ms later.
+	tx, err := db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`UPDATE iactq_workers SET heartbeat_at = NOW(6), idle_until = NULL WHERE id = ?`, worker); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`UPDATE iactq_jobs SET state = 'running', claimed_by = ? WHERE id = ?`, worker, job); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan int64)
+	go func() { n, _ := c.TouchIdleForTest(ctx, worker, time.Minute); done <- n }()
+	time.Sleep(300 * time.Millisecond)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-done; n != 0 || lease() {
+		t.Fatalf("idle heartbeat during a claim: %d rows, lease %v after the claim committed; want 0 rows and no lease", n, lease())
+	}
 }

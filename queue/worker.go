@@ -58,6 +58,7 @@ type worker struct {
 	// idleLeased: the row holds an idle lease (idleLease) from this worker's last
 	// touch; a claim, which ends it, clears this.
 	idleLeased atomic.Bool
+	claims     atomic.Int64 // claims made (hold calls)
 }
 
 // Work registers this process as a worker and runs jobs of the configured queues until
@@ -240,15 +241,23 @@ func (w *worker) touchAs(ctx context.Context, idle bool) (bool, error) {
 	defer w.regMu.Unlock()
 	var n int64
 	var err error
+	leased := false
 	if idle {
+		claims := w.claims.Load()
 		n, err = w.c.store.q.WorkerTouchIdle(ctx, dbsqlc.WorkerTouchIdleParams{ID: w.id.Load(), LeaseMs: w.idleLease().Milliseconds()})
-	} else {
+		// A claim that committed meanwhile ended the lease, or kept it from being
+		// taken; its hold clears idleLeased too, should it come after this.
+		leased = err == nil && n > 0 && w.claims.Load() == claims
+	}
+	if !idle || (err == nil && n == 0) {
+		// Busy; or the database knows of a running job of this worker (the
+		// outcomes of its last jobs not written yet), or lost the row: beat as busy.
 		n, err = w.c.store.q.WorkerTouch(ctx, w.id.Load())
 	}
 	if err != nil {
 		return false, err
 	}
-	w.idleLeased.Store(idle && n > 0)
+	w.idleLeased.Store(leased)
 	if n == 0 {
 		w.recoverLostRegistration(ctx)
 		return false, nil
@@ -313,6 +322,7 @@ func (w *worker) releaseUnstarted(jobs []*JobRow) {
 // hold records jobs this worker claimed, until their outcome is written.
 func (w *worker) hold(jobs []*JobRow) {
 	// The claim touched the worker's row, which ended any idle lease.
+	w.claims.Add(1)
 	w.idleLeased.Store(false)
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -10,11 +10,19 @@ INSERT INTO iactq_workers (host, pid, queues, kinds) VALUES (?, ?, ?, ?);
 UPDATE iactq_workers SET heartbeat_at = NOW(6), idle_until = NULL WHERE id = ?;
 
 -- WorkerTouchIdle is an idle worker's heartbeat: live for lease_ms whatever its
--- heartbeat's age (migrations/00013_worker_idle_lease.sql).
+-- heartbeat's age (migrations/00013_worker_idle_lease.sql). The database has the last
+-- word on idle: if the worker holds a running job, it changes nothing (0 rows), and
+-- the worker beats as a busy one. The check is safe against a claim in flight: the
+-- claim locks this row first (WorkerTouch), so the UPDATE waits for it to commit, and
+-- under READ COMMITTED the subqueries' read view is made after that wait (they are
+-- the statement's first consistent read), so they see the claim's jobs.
 -- name: WorkerTouchIdle :execrows
-UPDATE iactq_workers
-SET heartbeat_at = NOW(6), idle_until = NOW(6) + INTERVAL sqlc.arg(lease_ms) * 1000 MICROSECOND
-WHERE id = sqlc.arg(id);
+UPDATE iactq_workers w
+SET w.idle_until = IF(EXISTS (SELECT 1 FROM iactq_jobs j WHERE j.claimed_by = w.id AND j.state = 'running'),
+                      w.idle_until, NOW(6) + INTERVAL sqlc.arg(lease_ms) * 1000 MICROSECOND),
+    w.heartbeat_at = IF(EXISTS (SELECT 1 FROM iactq_jobs j WHERE j.claimed_by = w.id AND j.state = 'running'),
+                        w.heartbeat_at, NOW(6))
+WHERE w.id = sqlc.arg(id);
 
 -- name: WorkerDelete :execrows
 DELETE FROM iactq_workers WHERE id = ?;
