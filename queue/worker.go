@@ -160,6 +160,7 @@ func (w *worker) register(ctx context.Context) error {
 		}
 		w.id.Store(id)
 		w.touchedAt.Store(time.Now().UnixNano())
+		w.idleLeased.Store(false) // a new row: no idle lease yet
 		return nil
 	})
 }
