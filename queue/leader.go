@@ -200,6 +200,12 @@ func (w *worker) holdLease(ctx context.Context, pq *dbsqlc.Queries, workerID, te
 			return nil
 		case <-t.C:
 		}
+		if w.id.Load() != workerID {
+			// Declared dead and registered again (a pause, a cut): the lease names a
+			// row that is gone, which no one can read as the leader. Step down; a
+			// waiter finds no leader and one is elected under a live id.
+			return errors.New("this worker registered again under a new id")
+		}
 		// Locking again a row this transaction holds answers at once: the ping.
 		if _, err := pq.LeaderPresenceTake(ctx); err != nil {
 			if ctx.Err() != nil {
