@@ -55,6 +55,11 @@ const groupSize = 4
 // fleetSizeEvery is how often the leader counts the fleet to size the groups.
 const fleetSizeEvery = 5 * time.Second
 
+// headsEvery is how often the leader's watcher reads the claim heads when polling
+// though the jobs' highest id did not move: jobs made available without an insert
+// (a retry, a release, a resumed queue) wait at most about this long for a ring.
+const headsEvery = 100 * time.Millisecond
+
 // sweepGroups marks the leader's sweep (wake_groups 0): a ring to every waiter that
 // is their periodic look for work, not a sign that work is coming.
 const sweepGroups = 0
@@ -191,11 +196,62 @@ func (w *worker) watch(ctx context.Context) error {
 		}
 	}
 
+	// look reads the claim heads and rings for what is new, and sweeps. Polling, it
+	// reads the heads when the jobs' highest id moved (an insert), when a chore made
+	// jobs available (force), while a ring's work may be left waiting, and at least
+	// every headsEvery (jobs made available otherwise: a retry, a release, a resumed
+	// queue). The highest id is one page; the heads step over the claim index's
+	// entries of every job claimed lately, which in a drain cost the server about as
+	// much as the claims themselves when read every poll_interval.
+	var failures int
+	lastTop := int64(-1)
+	var headsAt time.Time
+	look := func(force bool) error {
+		// The sweep: with no ring for most of the safety net, a ring to every waiter,
+		// carrying the heads, is every idle worker's look for work, in place of each
+		// one's timeout and claim-heads read.
+		sweep := time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10
+		if following := binlogOK.Load(); following && !force {
+			// Following the binary log, the heads are read only to widen a ring
+			// whose work is still there, and for the sweep.
+			if (pending == nil && !sweep) || time.Since(rungAt) < w.c.cfg.PollInterval {
+				return nil
+			}
+		} else if !following && !force && !sweep && pending == nil && time.Since(headsAt) < headsEvery {
+			if top, err := w.c.store.q.JobMaxID(ctx); err == nil {
+				if top == lastTop {
+					return nil
+				}
+				lastTop = top
+			}
+		}
+		heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
+		if err != nil {
+			if ctx.Err() == nil && failures%100 == 0 {
+				w.log.Warn().Err(err).Msg("watch for new work: read the claim heads")
+			}
+			failures++
+			return nil
+		}
+		failures = 0
+		headsAt = time.Now()
+		var fresh map[headKey]time.Time
+		seen, fresh = newWork(seen, heads, *w.paused.Load())
+		if len(fresh) > 0 || pending != nil {
+			if err := ringFor(fresh); err != nil {
+				return err
+			}
+		}
+		if time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10 {
+			return ring(sweepGroups, seen)
+		}
+		return nil
+	}
+
 	poll := time.NewTicker(w.c.cfg.PollInterval)
 	defer poll.Stop()
 	ping := time.NewTicker(heldPingEvery)
 	defer ping.Stop()
-	failures := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -225,38 +281,12 @@ func (w *worker) watch(ctx context.Context) error {
 				return err
 			}
 		case <-poll.C:
-			// The sweep: with no ring for most of the safety net, a ring to every
-			// waiter, carrying the heads, is every idle worker's look for work, in
-			// place of each one's timeout and claim-heads read.
-			sweep := time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10
-			// Following the binary log, the heads are read only to widen a ring
-			// whose work is still there, and for the sweep.
-			if binlogOK.Load() && pending == nil && !sweep {
-				continue
+			if err := look(false); err != nil {
+				return err
 			}
-			if binlogOK.Load() && time.Since(rungAt) < w.c.cfg.PollInterval {
-				continue // give the group rung a moment
-			}
-			heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
-			if err != nil {
-				if ctx.Err() == nil && failures%100 == 0 {
-					w.log.Warn().Err(err).Msg("watch for new work: read the claim heads")
-				}
-				failures++
-				continue
-			}
-			failures = 0
-			var fresh map[headKey]time.Time
-			seen, fresh = newWork(seen, heads, *w.paused.Load())
-			if len(fresh) > 0 || pending != nil {
-				if err := ringFor(fresh); err != nil {
-					return err
-				}
-			}
-			if time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10 {
-				if err := ring(sweepGroups, seen); err != nil {
-					return err
-				}
+		case <-w.watchNow:
+			if err := look(true); err != nil {
+				return err
 			}
 		case <-ping.C:
 			if time.Since(lastStatement) < heldPingEvery/2 {

@@ -510,3 +510,37 @@ func TestLeaderFailoverAfterSIGKILLAndSIGSTOP(t *testing.T) {
 		t.Fatalf("%d executions for 20 jobs", len(execs))
 	}
 }
+
+// TestRingForJobsMadeAvailableWithoutAnInsert: the leader's watcher reads the claim
+// heads when the jobs' highest id moves, and at least every 100 ms besides: a job
+// made available by plain SQL with no insert (an operator's retry) is rung for, and
+// runs.
+func TestRingForJobsMadeAvailableWithoutAnInsert(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, 2, queue.Config{IdlePollInterval: time.Hour})
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	res := f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args, state, finished_at) VALUES ('test', '{}', 'discarded', NOW(6))`)
+	id, _ := res.LastInsertId()
+	f.start(t)
+	leader := f.clients[f.waitLeader(t)]
+	waitUntil(t, "two waiters on the doorbell", func() bool { return f.waiting(t, admin) == 2 })
+	// The watcher's first look (it rings once when it starts) is over, and the highest
+	// id has been read since: from now on only the periodic read of the heads can see
+	// the job.
+	waitUntil(t, "the leader's first ring", func() bool { return leader.Rings() > 0 })
+	time.Sleep(200 * time.Millisecond)
+	rings := leader.Rings()
+	f.db.Exec(t, `UPDATE iactq_jobs SET state = 'available', finished_at = NULL, scheduled_at = NOW(6) WHERE id = ?`, id)
+	// A waiter would find the job by itself within a second (it waits on the bell a
+	// second at a time for 10 s after a ring): the ring is what is asked.
+	waitfor.True(t, 2*time.Second, func() bool { return leader.Rings() > rings }, func() string {
+		return "the leader rang no bell within 2 s for a job made available by an UPDATE"
+	})
+	waitfor.True(t, 10*time.Second, func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE id = ? AND state = 'completed'`, id) == 1
+	}, func() string { return "the job made available by an UPDATE did not run within 10 s" })
+}

@@ -76,13 +76,17 @@ func (w *worker) runLeaderChores(ctx context.Context) {
 				for _, p := range w.producers {
 					p.signal()
 				}
+				w.nudgeWatcher()
 			}
 			return err
 		})
 		if time.Since(lastRescue) >= rescueEvery {
 			lastRescue = time.Now()
 			w.chore(ctx, "rescue jobs of dead workers", func(ctx context.Context) error {
-				_, err := w.c.Rescue(ctx)
+				n, err := w.c.Rescue(ctx)
+				if n > 0 {
+					w.nudgeWatcher()
+				}
 				return err
 			})
 		}
@@ -117,6 +121,15 @@ func (w *worker) runLeaderChores(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// nudgeWatcher has the leader's watcher read the claim heads now: a chore made jobs
+// available, which the jobs' highest id does not show.
+func (w *worker) nudgeWatcher() {
+	select {
+	case w.watchNow <- struct{}{}:
+	default:
 	}
 }
 

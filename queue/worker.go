@@ -48,6 +48,7 @@ type worker struct {
 
 	stand     chan struct{} // a waiter found no leader: stand for election
 	belled    chan struct{} // this process was elected and holds the doorbell
+	watchNow  chan struct{} // a chore made jobs available: the watcher reads the heads
 	renewedAt atomic.Int64  // unix nanoseconds of the leader's last lease renewal
 
 	// regMu serialises touching and re-registering this worker's row; touchedAt is
@@ -78,6 +79,7 @@ func (c *Client) Work(ctx context.Context) error {
 		pollNow:   make(chan struct{}, 1),
 		stand:     make(chan struct{}, 1),
 		belled:    make(chan struct{}, 1),
+		watchNow:  make(chan struct{}, 1),
 	}
 	w.jobsCtx, w.cancelJobs = context.WithCancelCause(context.WithoutCancel(ctx))
 	defer w.cancelJobs(ErrShuttingDown)

@@ -188,6 +188,12 @@ WHERE id IN (sqlc.slice(ids)) AND state IN ('completed', 'discarded', 'cancelled
 -- JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
 -- a loose scan of the claim index (one probe per queue and kind), for the leader's
 -- watch, the check of kinds no live worker runs, and a worker's poll.
+-- JobMaxID is the highest job id: one page at the end of the primary key. The
+-- leader's watcher reads it every poll_interval and the heads (above all of the claim
+-- index, stepping over the entries of jobs claimed lately) only when it moved.
+-- name: JobMaxID :one
+SELECT CAST(COALESCE(MAX(id), 0) AS SIGNED) AS max_id FROM iactq_jobs;
+
 -- name: JobHeadsEveryQueue :many
 SELECT queue, kind, CAST(MIN(scheduled_at) AS DATETIME(6)) AS oldest
 FROM iactq_jobs FORCE INDEX (iactq_jobs_claim)

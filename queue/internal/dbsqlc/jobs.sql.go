@@ -580,9 +580,6 @@ type JobHeadsEveryQueueRow struct {
 	Oldest time.Time
 }
 
-// JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
-// a loose scan of the claim index (one probe per queue and kind), for the leader's
-// watch, the check of kinds no live worker runs, and a worker's poll.
 func (q *Queries) JobHeadsEveryQueue(ctx context.Context) ([]JobHeadsEveryQueueRow, error) {
 	rows, err := q.db.QueryContext(ctx, jobHeadsEveryQueue)
 	if err != nil {
@@ -875,6 +872,23 @@ func (q *Queries) JobMarkRunning(ctx context.Context, arg JobMarkRunningParams) 
 	}
 	_, err := q.db.ExecContext(ctx, query, queryParams...)
 	return err
+}
+
+const jobMaxID = `-- name: JobMaxID :one
+SELECT CAST(COALESCE(MAX(id), 0) AS SIGNED) AS max_id FROM iactq_jobs
+`
+
+// JobHeadsEveryQueue is the oldest available job per queue and kind, over every queue:
+// a loose scan of the claim index (one probe per queue and kind), for the leader's
+// watch, the check of kinds no live worker runs, and a worker's poll.
+// JobMaxID is the highest job id: one page at the end of the primary key. The
+// leader's watcher reads it every poll_interval and the heads (above all of the claim
+// index, stepping over the entries of jobs claimed lately) only when it moved.
+func (q *Queries) JobMaxID(ctx context.Context) (int64, error) {
+	row := q.db.QueryRowContext(ctx, jobMaxID)
+	var max_id int64
+	err := row.Scan(&max_id)
+	return max_id, err
 }
 
 const jobOrphaned = `-- name: JobOrphaned :many
