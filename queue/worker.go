@@ -277,10 +277,15 @@ func (w *worker) touchAs(ctx context.Context, idle bool) (bool, error) {
 // errWorkerLost (the job is another's now: drop it), errUnconfirmed (the database did
 // not answer: give the job back) or nil.
 func (w *worker) mayStart(ctx context.Context, job *JobRow) error {
+	// touchedAt is read before the id: register stores the new id, then touchedAt.
+	// Read the other way round, a registration completing in between would pair the
+	// old id (the job's) with the new registration's fresh touch, and a job claimed
+	// under the lost registration would start.
+	touched := time.Unix(0, w.touchedAt.Load())
 	if job.ClaimedBy != w.id.Load() {
 		return ErrWorkerLost
 	}
-	if time.Since(time.Unix(0, w.touchedAt.Load())) < w.c.cfg.RescueAfter/2 {
+	if time.Since(touched) < w.c.cfg.RescueAfter/2 {
 		return nil
 	}
 	ok, err := w.touch(ctx)
