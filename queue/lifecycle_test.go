@@ -306,6 +306,46 @@ func TestLostClaimCannotComplete(t *testing.T) {
 	}
 }
 
+// TestDeclaredDeadWorkerCannotComplete: a worker declared dead (its row deleted by the
+// rescue) whose jobs were not given to others yet, because the rescue had not reached
+// them, comes back (SIGCONT) with their outcomes: neither a plain completion nor one
+// written in a transaction lands, and the rescue then gives the job to others.
+func TestDeclaredDeadWorkerCannotComplete(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	ctx := context.Background()
+	var ids []int64
+	for i := 0; i < 2; i++ {
+		res, err := b.client.Insert(ctx, queue.InsertParams{Args: testArgs{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.ID)
+	}
+	jobs, err := b.client.ClaimOnce(ctx, "default", 2)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	b.db.Exec(t, `DELETE FROM iactq_workers`)
+	b.client.CompleteForTest(jobs[:1])
+	if err := b.client.RecordCompletedForTest(ctx, jobs[1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if j, _ := b.client.GetJob(ctx, id); j.State != queue.StateRunning {
+			t.Fatalf("job %d: %s after its worker was declared dead; want it left running for the rescue", id, j.State)
+		}
+	}
+	if n, err := b.client.Rescue(ctx); err != nil || n != 2 {
+		t.Fatalf("rescue: %d %v; want 2", n, err)
+	}
+	for _, id := range ids {
+		if j, _ := b.client.GetJob(ctx, id); j.State != queue.StateAvailable {
+			t.Fatalf("job %d: %s after the rescue; want available", id, j.State)
+		}
+	}
+}
+
 func TestScheduleChainExactlyOneOccurrence(t *testing.T) {
 	t.Parallel()
 	db := setup(t, queue.Config{}).db

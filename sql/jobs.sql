@@ -68,10 +68,15 @@ SELECT id FROM iactq_jobs
 WHERE id IN (sqlc.slice(ids)) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id)
 FOR UPDATE;
 
+-- JobCompleteMany also needs the claiming worker still registered: a worker declared
+-- dead while paused or cut off, its jobs left for the rescue to give to others, does
+-- not complete them when it comes back (a plain completion is written outside a
+-- transaction, so the subquery is its fence; see WorkersLockLive for the rest).
 -- name: JobCompleteMany :execrows
-UPDATE iactq_jobs
-SET state = 'completed', finished_at = sqlc.arg(now), claimed_by = NULL
-WHERE id IN (sqlc.slice(ids)) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+UPDATE iactq_jobs j
+SET j.state = 'completed', j.finished_at = sqlc.arg(now), j.claimed_by = NULL
+WHERE j.id IN (sqlc.slice(ids)) AND j.attempt = sqlc.arg(attempt) AND j.state = 'running' AND j.claimed_by = sqlc.arg(worker_id)
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = sqlc.narg(worker_id));
 
 -- name: JobFail :execrows
 UPDATE iactq_jobs

@@ -254,9 +254,10 @@ func (q *Queries) JobClaimRange(ctx context.Context, arg JobClaimRangeParams) ([
 }
 
 const jobCompleteMany = `-- name: JobCompleteMany :execrows
-UPDATE iactq_jobs
-SET state = 'completed', finished_at = ?, claimed_by = NULL
-WHERE id IN (/*SLICE:ids*/?) AND attempt = ? AND state = 'running' AND claimed_by = ?
+UPDATE iactq_jobs j
+SET j.state = 'completed', j.finished_at = ?, j.claimed_by = NULL
+WHERE j.id IN (/*SLICE:ids*/?) AND j.attempt = ? AND j.state = 'running' AND j.claimed_by = ?
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = ?)
 `
 
 type JobCompleteManyParams struct {
@@ -266,6 +267,10 @@ type JobCompleteManyParams struct {
 	WorkerID sql.NullInt64
 }
 
+// JobCompleteMany also needs the claiming worker still registered: a worker declared
+// dead while paused or cut off, its jobs left for the rescue to give to others, does
+// not complete them when it comes back (a plain completion is written outside a
+// transaction, so the subquery is its fence; see WorkersLockLive for the rest).
 func (q *Queries) JobCompleteMany(ctx context.Context, arg JobCompleteManyParams) (int64, error) {
 	query := jobCompleteMany
 	var queryParams []interface{}
@@ -279,6 +284,7 @@ func (q *Queries) JobCompleteMany(ctx context.Context, arg JobCompleteManyParams
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
 	queryParams = append(queryParams, arg.Attempt)
+	queryParams = append(queryParams, arg.WorkerID)
 	queryParams = append(queryParams, arg.WorkerID)
 	result, err := q.db.ExecContext(ctx, query, queryParams...)
 	if err != nil {

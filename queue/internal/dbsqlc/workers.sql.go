@@ -218,3 +218,44 @@ func (q *Queries) WorkerTouchIdle(ctx context.Context, arg WorkerTouchIdleParams
 	}
 	return result.RowsAffected()
 }
+
+const workersLockLive = `-- name: WorkersLockLive :many
+SELECT id FROM iactq_workers WHERE id IN (/*SLICE:ids*/?) LOCK IN SHARE MODE
+`
+
+// WorkersLockLive locks, shared, the rows of those workers that are still registered:
+// the completer's first statement. A worker declared dead (its row deleted) writes no
+// outcome any more, and the rescue, which locks stale rows without waiting, cannot
+// declare a worker dead while one of its outcomes is being written.
+func (q *Queries) WorkersLockLive(ctx context.Context, ids []int64) ([]int64, error) {
+	query := workersLockLive
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := q.db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
