@@ -302,13 +302,7 @@ type claimKey struct {
 // produced it; an outcome whose claim was lost changes nothing.
 func (c *Client) recordOutcomes(ctx context.Context, tx dbTx, batch []result) error {
 	now := c.now()
-	// Outcomes are written only under a registration that still holds: a worker
-	// paused or cut off past rescue_after was declared dead, and its jobs are given
-	// to others (the rescue) even if it comes back with their outcomes.
-	batch, err := c.underLiveRegistration(ctx, tx, batch)
-	if err != nil {
-		return err
-	}
+
 	plain := map[claimKey][]int64{}
 	withEffects := map[claimKey][]result{}
 	for _, r := range batch {
@@ -400,33 +394,3 @@ func (c *Client) recordFailure(ctx context.Context, tx dbTx, job *JobRow, jobErr
 	return nil
 }
 
-// underLiveRegistration keeps the results whose claim was made under a worker row that
-// still exists, and locks those rows (shared) until the transaction ends.
-func (c *Client) underLiveRegistration(ctx context.Context, tx dbTx, batch []result) ([]result, error) {
-	var ids []int64
-	seen := map[int64]bool{}
-	for _, r := range batch {
-		if !seen[r.job.ClaimedBy] {
-			seen[r.job.ClaimedBy] = true
-			ids = append(ids, r.job.ClaimedBy)
-		}
-	}
-	live, err := tx.WorkersLockLive(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("lock the workers' rows: %w", err)
-	}
-	if len(live) == len(ids) {
-		return batch, nil
-	}
-	isLive := map[int64]bool{}
-	for _, id := range live {
-		isLive[id] = true
-	}
-	kept := batch[:0:0]
-	for _, r := range batch {
-		if isLive[r.job.ClaimedBy] {
-			kept = append(kept, r)
-		}
-	}
-	return kept, nil
-}

@@ -64,14 +64,16 @@ WHERE id IN (sqlc.slice(ids));
 -- worker, in this attempt. A worker that lost its claim (rescued after it stopped
 -- heart-beating, or cancelled) changes nothing.
 -- name: JobLockClaimed :many
-SELECT id FROM iactq_jobs
-WHERE id IN (sqlc.slice(ids)) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id)
+SELECT j.id FROM iactq_jobs j
+WHERE j.id IN (sqlc.slice(ids)) AND j.attempt = sqlc.arg(attempt) AND j.state = 'running' AND j.claimed_by = sqlc.arg(worker_id)
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = sqlc.narg(worker_id))
 FOR UPDATE;
 
--- JobCompleteMany also needs the claiming worker still registered: a worker declared
--- dead while paused or cut off, its jobs left for the rescue to give to others, does
--- not complete them when it comes back (a plain completion is written outside a
--- transaction, so the subquery is its fence; see WorkersLockLive for the rest).
+-- JobCompleteMany, JobLockClaimed and JobFail also need the claiming worker still
+-- registered: a worker declared dead while paused or cut off, its jobs left for the
+-- rescue to give to others, records no outcome of theirs when it comes back. The check
+-- does not lock the worker's row: a worker paused in the middle of writing outcomes
+-- must not keep the rescue from declaring it dead.
 -- name: JobCompleteMany :execrows
 UPDATE iactq_jobs j
 SET j.state = 'completed', j.finished_at = sqlc.arg(now), j.claimed_by = NULL
@@ -79,13 +81,14 @@ WHERE j.id IN (sqlc.slice(ids)) AND j.attempt = sqlc.arg(attempt) AND j.state = 
   AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = sqlc.narg(worker_id));
 
 -- name: JobFail :execrows
-UPDATE iactq_jobs
-SET state = sqlc.arg(new_state),
-    available_at = sqlc.narg(available_at),
-    finished_at = sqlc.narg(finished_at),
-    claimed_by = NULL,
-    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
-WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+UPDATE iactq_jobs j
+SET j.state = sqlc.arg(new_state),
+    j.available_at = sqlc.narg(available_at),
+    j.finished_at = sqlc.narg(finished_at),
+    j.claimed_by = NULL,
+    j.errors = JSON_ARRAY_APPEND(j.errors, '$', JSON_OBJECT('attempt', j.attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
+WHERE j.id = sqlc.arg(id) AND j.attempt = sqlc.arg(attempt) AND j.state = 'running' AND j.claimed_by = sqlc.arg(worker_id)
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = sqlc.narg(worker_id));
 
 -- JobDueIDs finds scheduled and retryable jobs whose time has come; they are then
 -- promoted by primary key (updating a secondary-index range invites deadlocks). SKIP

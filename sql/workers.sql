@@ -24,13 +24,6 @@ SET w.idle_until = IF(EXISTS (SELECT 1 FROM iactq_jobs j WHERE j.claimed_by = w.
                         w.heartbeat_at, NOW(6))
 WHERE w.id = sqlc.arg(id);
 
--- WorkersLockLive locks, shared, the rows of those workers that are still registered:
--- the completer's first statement. A worker declared dead (its row deleted) writes no
--- outcome any more, and the rescue, which locks stale rows without waiting, cannot
--- declare a worker dead while one of its outcomes is being written.
--- name: WorkersLockLive :many
-SELECT id FROM iactq_workers WHERE id IN (sqlc.slice(ids)) LOCK IN SHARE MODE;
-
 -- name: WorkerDelete :execrows
 DELETE FROM iactq_workers WHERE id = ?;
 

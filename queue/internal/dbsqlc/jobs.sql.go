@@ -267,10 +267,11 @@ type JobCompleteManyParams struct {
 	WorkerID sql.NullInt64
 }
 
-// JobCompleteMany also needs the claiming worker still registered: a worker declared
-// dead while paused or cut off, its jobs left for the rescue to give to others, does
-// not complete them when it comes back (a plain completion is written outside a
-// transaction, so the subquery is its fence; see WorkersLockLive for the rest).
+// JobCompleteMany, JobLockClaimed and JobFail also need the claiming worker still
+// registered: a worker declared dead while paused or cut off, its jobs left for the
+// rescue to give to others, records no outcome of theirs when it comes back. The check
+// does not lock the worker's row: a worker paused in the middle of writing outcomes
+// must not keep the rescue from declaring it dead.
 func (q *Queries) JobCompleteMany(ctx context.Context, arg JobCompleteManyParams) (int64, error) {
 	query := jobCompleteMany
 	var queryParams []interface{}
@@ -422,13 +423,14 @@ func (q *Queries) JobDueIDs(ctx context.Context, arg JobDueIDsParams) ([]int64, 
 }
 
 const jobFail = `-- name: JobFail :execrows
-UPDATE iactq_jobs
-SET state = ?,
-    available_at = ?,
-    finished_at = ?,
-    claimed_by = NULL,
-    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', ?, 'error', ?))
-WHERE id = ? AND attempt = ? AND state = 'running' AND claimed_by = ?
+UPDATE iactq_jobs j
+SET j.state = ?,
+    j.available_at = ?,
+    j.finished_at = ?,
+    j.claimed_by = NULL,
+    j.errors = JSON_ARRAY_APPEND(j.errors, '$', JSON_OBJECT('attempt', j.attempt, 'at', ?, 'error', ?))
+WHERE j.id = ? AND j.attempt = ? AND j.state = 'running' AND j.claimed_by = ?
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = ?)
 `
 
 type JobFailParams struct {
@@ -451,6 +453,7 @@ func (q *Queries) JobFail(ctx context.Context, arg JobFailParams) (int64, error)
 		arg.Message,
 		arg.ID,
 		arg.Attempt,
+		arg.WorkerID,
 		arg.WorkerID,
 	)
 	if err != nil {
@@ -777,8 +780,9 @@ func (q *Queries) JobLiveOfSchedule(ctx context.Context, scheduleName sql.NullSt
 }
 
 const jobLockClaimed = `-- name: JobLockClaimed :many
-SELECT id FROM iactq_jobs
-WHERE id IN (/*SLICE:ids*/?) AND attempt = ? AND state = 'running' AND claimed_by = ?
+SELECT j.id FROM iactq_jobs j
+WHERE j.id IN (/*SLICE:ids*/?) AND j.attempt = ? AND j.state = 'running' AND j.claimed_by = ?
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = ?)
 FOR UPDATE
 `
 
@@ -803,6 +807,7 @@ func (q *Queries) JobLockClaimed(ctx context.Context, arg JobLockClaimedParams) 
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
 	queryParams = append(queryParams, arg.Attempt)
+	queryParams = append(queryParams, arg.WorkerID)
 	queryParams = append(queryParams, arg.WorkerID)
 	rows, err := q.db.QueryContext(ctx, query, queryParams...)
 	if err != nil {
