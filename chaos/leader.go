@@ -80,7 +80,20 @@ func probeAfter(ctx context.Context, o *Options, r *Result, db *sql.DB, what str
 // SIGKILLed, then its successor SIGSTOPped past the server's timeout of its sessions
 // and resumed. After each, a new leader must be elected and a job inserted must start
 // within the safety net. It returns the probe jobs' ids.
-func leaderFaults(ctx context.Context, o *Options, r *Result, db *sql.DB, f *fleet) []int64 {
+// pause is a process the scenario stopped with SIGSTOP and resumed with SIGCONT. An
+// execution of its that began before SIGCONT may have had its attempt rescued: the
+// process was paused past rescue_after.
+type pause struct {
+	pid        int
+	stop, cont time.Time
+}
+
+// covers tells whether execution x began in the process before it was resumed.
+func (p pause) covers(x execution) bool {
+	return p.pid != 0 && x.WorkerPID == p.pid && x.Start.Before(p.cont)
+}
+
+func leaderFaults(ctx context.Context, o *Options, r *Result, db *sql.DB, f *fleet, leaderPause *pause) []int64 {
 	var probes []int64
 	procOf := func(pid int) *proc {
 		for _, p := range f.live() {
@@ -127,6 +140,7 @@ func leaderFaults(ctx context.Context, o *Options, r *Result, db *sql.DB, f *fle
 		r.note("leader pid %d SIGSTOPped: pid %d leads %s later", second, third, since(stopped))
 	}
 	_ = paused.signal(syscall.SIGCONT)
+	*leaderPause = pause{pid: paused.pid, stop: stopped, cont: time.Now()}
 	// Resumed, the old leader finds its term over and steps down: one leader, not it.
 	time.Sleep(3 * time.Second)
 	if pid := leaderPID(ctx, db); pid == second {
