@@ -393,4 +393,3 @@ func (c *Client) recordFailure(ctx context.Context, tx dbTx, job *JobRow, jobErr
 	}
 	return nil
 }
-
