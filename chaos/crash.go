@@ -122,7 +122,9 @@ func CrashingWorkers(ctx context.Context, o Options) (*Result, error) {
 					mu.Lock()
 					zombie, stopAt = p.proc, p.stopAt
 					mu.Unlock()
-					ok := p.wait(driverCtx, &o, db)
+					// Not cut short when the drain ends: the zombie's wait is part of the
+					// scenario (the main flow waits for this goroutine).
+					ok := p.wait(ctx, &o, db)
 					_ = p.proc.signal(syscall.SIGCONT)
 					mu.Lock()
 					contAt, zombieOK = time.Now(), ok
