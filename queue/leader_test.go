@@ -113,6 +113,28 @@ func (f *fleet) waitLeader(t *testing.T, except ...int) int {
 	}
 }
 
+// ringsHeard is how many rings each client's waiter has heard so far.
+func (f *fleet) ringsHeard() []int64 {
+	heard := make([]int64, len(f.clients))
+	for i, c := range f.clients {
+		heard[i] = c.RingsHeard()
+	}
+	return heard
+}
+
+// waitEveryoneHeard waits until every client heard a ring since heard (ringsHeard).
+func (f *fleet) waitEveryoneHeard(t *testing.T, heard []int64, what string) {
+	t.Helper()
+	waitUntil(t, what, func() bool {
+		for i, c := range f.clients {
+			if c.RingsHeard() <= heard[i] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	waitfor.True(t, 30*time.Second, cond, func() string { return what })
@@ -219,19 +241,9 @@ func TestRingWakesEveryIdleWaiter(t *testing.T) {
 	f.start(t)
 	f.waitLeader(t)
 	waitUntil(t, "four waiters on the doorbell", func() bool { return f.waiting(t, admin) == 4 })
-	heard := make([]int64, len(f.clients))
-	for i, c := range f.clients {
-		heard[i] = c.RingsHeard()
-	}
+	heard := f.ringsHeard()
 	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
-	waitUntil(t, "every waiter to hear the ring", func() bool {
-		for i, c := range f.clients {
-			if c.RingsHeard() <= heard[i] {
-				return false
-			}
-		}
-		return true
-	})
+	f.waitEveryoneHeard(t, heard, "every waiter to hear the ring")
 	waitUntil(t, "the job completed", func() bool {
 		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 1
 	})
@@ -260,10 +272,10 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 	const jobs = 6
 	checked := 0
 	for job := 1; job <= jobs; job++ {
-		heard := make([]int64, len(f.clients))
+		heard := f.ringsHeard()
 		looked := make([]int64, len(f.clients))
 		for i, c := range f.clients {
-			heard[i], looked[i] = c.RingsHeard(), c.RingsLooked()
+			looked[i] = c.RingsLooked()
 		}
 		leader := f.clients[f.waitLeader(t)]
 		rings := leader.Rings()
@@ -275,14 +287,7 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 			t.Logf("job %d: the leader rang %d times; skipped", job, n)
 			continue
 		}
-		waitUntil(t, "every waiter to hear the ring", func() bool {
-			for i, c := range f.clients {
-				if c.RingsHeard() <= heard[i] {
-					return false
-				}
-			}
-			return true
-		})
+		f.waitEveryoneHeard(t, heard, "every waiter to hear the ring")
 		var lookers []int
 		for i, c := range f.clients {
 			if c.RingsLooked() > looked[i] {
@@ -380,10 +385,7 @@ func TestWaitersFallBackWhileNoLeaderRings(t *testing.T) {
 	// The leader elected once the row is free rings when its watcher starts (and for
 	// the sixth job, unless a waiter's own look takes it first): every client hears a
 	// ring it had not heard before the row was freed.
-	heard := make([]int64, len(f.clients))
-	for i, c := range f.clients {
-		heard[i] = c.RingsHeard()
-	}
+	heard := f.ringsHeard()
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -395,14 +397,7 @@ func TestWaitersFallBackWhileNoLeaderRings(t *testing.T) {
 	defer admin.Close()
 	waitUntil(t, "three waiters on the doorbell", func() bool { return f.waiting(t, admin) == 3 })
 	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
-	waitUntil(t, "a ring heard by every client once a leader is elected", func() bool {
-		for i, c := range f.clients {
-			if c.RingsHeard() <= heard[i] {
-				return false
-			}
-		}
-		return true
-	})
+	f.waitEveryoneHeard(t, heard, "a ring heard by every client once a leader is elected")
 	waitUntil(t, "the sixth job completed", func() bool {
 		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 6
 	})
