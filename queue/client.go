@@ -27,7 +27,7 @@ type Client struct {
 	rings       atomic.Int64 // doorbell rings as leader
 	choreRounds atomic.Int64 // rounds of the leader's chores
 	heard       atomic.Int64 // rings this client's waiter heard
-	looked      atomic.Int64 // rings heard that named this client's group: it looked for work
+	looked      atomic.Int64 // rings heard that set this client looking for work (its group was named)
 	bellWaits   atomic.Int64 // waits on the doorbell this client's waiter began
 }
 

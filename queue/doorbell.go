@@ -426,7 +426,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 			// Without waiting: a ring that came while this waiter was not waiting
 			// (polling without a leader, or reconnecting) would not be heard.
 			checkFirst = false
-			gen, err := s.q.BellGeneration(ctx)
+			bell, err := s.q.BellGeneration(ctx)
 			if err != nil {
 				s.close()
 				s = nil
@@ -434,10 +434,17 @@ func (w *worker) runWaiter(ctx context.Context) {
 				w.waitFailed(ctx, err, failures, fallback)
 				continue
 			}
+			gen := bell.Generation
 			if seen >= 0 && gen != seen {
+				// Rung while away: look if the last ring named this worker's group, or
+				// if more than one ring passed (an earlier one may have).
+				missed := gen - seen
 				seen, notRung = gen, 0
 				w.c.heard.Add(1)
-				w.lookForWork(true)
+				if missed > 1 || designated(w.id.Load(), gen, bell.WakeGroups) {
+					w.c.looked.Add(1)
+					w.lookForWork(true)
+				}
 				continue
 			}
 			seen = gen

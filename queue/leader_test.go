@@ -294,9 +294,9 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 				lookers = append(lookers, i)
 			}
 		}
-		// Worker ids 1..12 in 3 groups: 4 per group. A waiter of the group that came
-		// back to the bell late hears the ring by reading the generation, and is not
-		// counted: at least one, and never more than the group.
+		// Worker ids 1..12 in 3 groups: 4 per group, whether they heard the ring
+		// waiting or, back late, by reading the generation: at least one (the
+		// group rung), never more than the group.
 		if len(lookers) < 1 || len(lookers) > 4 {
 			t.Fatalf("job %d: clients %v looked for work at one ring; want those of one group of 4", job, lookers)
 		}

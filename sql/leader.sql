@@ -53,7 +53,7 @@ SELECT generation, wake_groups, heads FROM iactq_doorbell WHERE id = 1 LOCK IN S
 -- BellGeneration reads the generation without waiting (a consistent read): where a
 -- waiter starts counting rings.
 -- name: BellGeneration :one
-SELECT generation FROM iactq_doorbell WHERE id = 1;
+SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1;
 
 -- WorkerCount is the fleet's size: the leader splits the waiters into groups of
 -- about four by it.

@@ -11,16 +11,21 @@ import (
 )
 
 const bellGeneration = `-- name: BellGeneration :one
-SELECT generation FROM iactq_doorbell WHERE id = 1
+SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1
 `
+
+type BellGenerationRow struct {
+	Generation int64
+	WakeGroups int32
+}
 
 // BellGeneration reads the generation without waiting (a consistent read): where a
 // waiter starts counting rings.
-func (q *Queries) BellGeneration(ctx context.Context) (int64, error) {
+func (q *Queries) BellGeneration(ctx context.Context) (BellGenerationRow, error) {
 	row := q.db.QueryRowContext(ctx, bellGeneration)
-	var generation int64
-	err := row.Scan(&generation)
-	return generation, err
+	var i BellGenerationRow
+	err := row.Scan(&i.Generation, &i.WakeGroups)
+	return i, err
 }
 
 const bellLock = `-- name: BellLock :one
