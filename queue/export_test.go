@@ -132,3 +132,11 @@ func (c *Client) BellWaits() int64 { return c.bellWaits.Load() }
 func (c *Client) TouchIdleForTest(ctx context.Context, id int64, lease time.Duration) (int64, error) {
 	return c.store.q.WorkerTouchIdle(ctx, dbsqlc.WorkerTouchIdleParams{ID: id, LeaseMs: lease.Milliseconds()})
 }
+
+// ReleaseForTest gives job back as the completer does for a job not started (its
+// attempt not spent).
+func (c *Client) ReleaseForTest(ctx context.Context, job *JobRow) error {
+	return c.store.inTx(ctx, nil, func(tx dbTx) error {
+		return c.recordOutcomes(ctx, tx, []result{{job: job, release: true, out: &outcome{}}})
+	})
+}

@@ -309,7 +309,8 @@ func TestLostClaimCannotComplete(t *testing.T) {
 // TestDeclaredDeadWorkerCannotComplete: a worker declared dead (its row deleted by the
 // rescue) whose jobs were not given to others yet, because the rescue had not reached
 // them, comes back (SIGCONT) with their outcomes: neither a plain completion nor one
-// written in a transaction lands, and the rescue then gives the job to others.
+// written in a transaction nor a release lands, and the rescue then gives the job to
+// others.
 func TestDeclaredDeadWorkerCannotComplete(t *testing.T) {
 	t.Parallel()
 	b := setup(t, queue.Config{})
@@ -329,6 +330,11 @@ func TestDeclaredDeadWorkerCannotComplete(t *testing.T) {
 	b.db.Exec(t, `DELETE FROM iactq_workers`)
 	b.client.CompleteForTest(jobs[:1])
 	if err := b.client.RecordCompletedForTest(ctx, jobs[1]); err != nil {
+		t.Fatal(err)
+	}
+	// Nor does it give a job back with its attempt unspent: that attempt would run
+	// again.
+	if err := b.client.ReleaseForTest(ctx, jobs[0]); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range ids {

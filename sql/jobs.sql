@@ -162,15 +162,21 @@ SELECT CAST(@@auto_increment_increment AS SIGNED) AS increment;
 
 -- JobRelease puts a job back in the queue without spending its attempt: its worker is
 -- shutting down and stopped it before it finished.
+-- Like the outcomes, a release needs the claiming worker still registered: a worker
+-- declared dead leaves its jobs to the rescue, which spends the attempt. Without this,
+-- a worker that had not noticed yet could give back a job it had run (its completion
+-- fenced) with the attempt unspent, and that attempt would run twice.
 -- name: JobRelease :execrows
-UPDATE iactq_jobs
-SET state = 'available', attempt = attempt - 1, claimed_by = NULL
-WHERE id = sqlc.arg(id) AND attempt = sqlc.arg(attempt) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+UPDATE iactq_jobs j
+SET j.state = 'available', j.attempt = j.attempt - 1, j.claimed_by = NULL
+WHERE j.id = sqlc.arg(id) AND j.attempt = sqlc.arg(attempt) AND j.state = 'running' AND j.claimed_by = sqlc.arg(worker_id)
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = sqlc.narg(worker_id));
 
 -- name: JobReleaseMany :execrows
-UPDATE iactq_jobs
-SET state = 'available', attempt = attempt - 1, claimed_by = NULL
-WHERE id IN (sqlc.slice(ids)) AND state = 'running' AND claimed_by = sqlc.arg(worker_id);
+UPDATE iactq_jobs j
+SET j.state = 'available', j.attempt = j.attempt - 1, j.claimed_by = NULL
+WHERE j.id IN (sqlc.slice(ids)) AND j.state = 'running' AND j.claimed_by = sqlc.arg(worker_id)
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = sqlc.narg(worker_id));
 
 -- JobRunningClaimedBy lists a worker's running jobs, to find any it does not know it
 -- holds (a claim whose COMMIT succeeded while the connection died before the answer).

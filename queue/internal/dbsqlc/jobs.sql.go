@@ -947,9 +947,10 @@ func (q *Queries) JobOrphaned(ctx context.Context, limit int32) ([]JobOrphanedRo
 }
 
 const jobRelease = `-- name: JobRelease :execrows
-UPDATE iactq_jobs
-SET state = 'available', attempt = attempt - 1, claimed_by = NULL
-WHERE id = ? AND attempt = ? AND state = 'running' AND claimed_by = ?
+UPDATE iactq_jobs j
+SET j.state = 'available', j.attempt = j.attempt - 1, j.claimed_by = NULL
+WHERE j.id = ? AND j.attempt = ? AND j.state = 'running' AND j.claimed_by = ?
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = ?)
 `
 
 type JobReleaseParams struct {
@@ -960,8 +961,17 @@ type JobReleaseParams struct {
 
 // JobRelease puts a job back in the queue without spending its attempt: its worker is
 // shutting down and stopped it before it finished.
+// Like the outcomes, a release needs the claiming worker still registered: a worker
+// declared dead leaves its jobs to the rescue, which spends the attempt. Without this,
+// a worker that had not noticed yet could give back a job it had run (its completion
+// fenced) with the attempt unspent, and that attempt would run twice.
 func (q *Queries) JobRelease(ctx context.Context, arg JobReleaseParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, jobRelease, arg.ID, arg.Attempt, arg.WorkerID)
+	result, err := q.db.ExecContext(ctx, jobRelease,
+		arg.ID,
+		arg.Attempt,
+		arg.WorkerID,
+		arg.WorkerID,
+	)
 	if err != nil {
 		return 0, err
 	}
@@ -969,9 +979,10 @@ func (q *Queries) JobRelease(ctx context.Context, arg JobReleaseParams) (int64, 
 }
 
 const jobReleaseMany = `-- name: JobReleaseMany :execrows
-UPDATE iactq_jobs
-SET state = 'available', attempt = attempt - 1, claimed_by = NULL
-WHERE id IN (/*SLICE:ids*/?) AND state = 'running' AND claimed_by = ?
+UPDATE iactq_jobs j
+SET j.state = 'available', j.attempt = j.attempt - 1, j.claimed_by = NULL
+WHERE j.id IN (/*SLICE:ids*/?) AND j.state = 'running' AND j.claimed_by = ?
+  AND EXISTS (SELECT 1 FROM iactq_workers w WHERE w.id = ?)
 `
 
 type JobReleaseManyParams struct {
@@ -990,6 +1001,7 @@ func (q *Queries) JobReleaseMany(ctx context.Context, arg JobReleaseManyParams) 
 	} else {
 		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
 	}
+	queryParams = append(queryParams, arg.WorkerID)
 	queryParams = append(queryParams, arg.WorkerID)
 	result, err := q.db.ExecContext(ctx, query, queryParams...)
 	if err != nil {
