@@ -113,6 +113,21 @@ func (f *fleet) waitLeader(t *testing.T, except ...int) int {
 	}
 }
 
+// startIdle starts every client and waits until one leads and all wait on the
+// doorbell; it returns the leader's index.
+func (f *fleet) startIdle(t *testing.T) int {
+	t.Helper()
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	f.start(t)
+	leader := f.waitLeader(t)
+	waitUntil(t, "every client waiting on the doorbell", func() bool { return f.waiting(t, admin) == len(f.clients) })
+	return leader
+}
+
 // ringsHeard is how many rings each client's waiter has heard so far.
 func (f *fleet) ringsHeard() []int64 {
 	heard := make([]int64, len(f.clients))
@@ -233,14 +248,7 @@ func TestOneLeaderAtATimeRunsTheChores(t *testing.T) {
 func TestRingWakesEveryIdleWaiter(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 4, queue.Config{IdlePollInterval: time.Hour})
-	admin, err := queue.OpenDB(f.db.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	f.start(t)
-	f.waitLeader(t)
-	waitUntil(t, "four waiters on the doorbell", func() bool { return f.waiting(t, admin) == 4 })
+	f.startIdle(t)
 	heard := f.ringsHeard()
 	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
 	f.waitEveryoneHeard(t, heard, "every waiter to hear the ring")
@@ -261,14 +269,7 @@ func TestRingWakesEveryIdleWaiter(t *testing.T) {
 func TestRingSetsOneGroupLooking(t *testing.T) {
 	t.Parallel()
 	f := newFleet(t, 12, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond})
-	admin, err := queue.OpenDB(f.db.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	f.start(t)
-	f.waitLeader(t)
-	waitUntil(t, "twelve waiters on the doorbell", func() bool { return f.waiting(t, admin) == 12 })
+	f.startIdle(t)
 	const jobs = 6
 	checked := 0
 	for job := 1; job <= jobs; job++ {
@@ -324,14 +325,7 @@ func TestRingWidensUntilTheWorkIsTaken(t *testing.T) {
 	}
 	cfgs[7].Queues = map[string]int{"rare": 1}
 	f := newFleetOf(t, cfgs)
-	admin, err := queue.OpenDB(f.db.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	f.start(t)
-	f.waitLeader(t)
-	waitUntil(t, "twelve waiters on the doorbell", func() bool { return f.waiting(t, admin) == 12 })
+	f.startIdle(t)
 	for job := 1; job <= 5; job++ {
 		f.db.Exec(t, `INSERT INTO iactq_jobs (queue, kind, args) VALUES ('rare', 'test', '{}')`)
 		waitUntil(t, "the job in queue rare completed", func() bool {
