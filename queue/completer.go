@@ -16,13 +16,36 @@ import (
 // and one statement then records them all instead of one each.
 const completerLinger = time.Millisecond
 
+// lateRetryEvery is how often the completer tries again to record outcomes it could
+// not record in time, while no new outcome comes.
+const lateRetryEvery = time.Second
+
 // runCompleter writes outcomes as they come, many per statement: whatever has arrived
-// while the previous batch was being written goes in the next one.
+// while the previous batch was being written goes in the next one. Outcomes it could
+// not record (the database too slow or away for longer than the policy waits) are
+// tried again with each later batch, or every lateRetryEvery, for as long as this
+// worker stays registered under the claim's id (see recordLate).
 func (w *worker) runCompleter() {
 	batch := make([]result, 0, w.c.cfg.CompleterBatch)
+	var late []result
+	retry := time.NewTimer(lateRetryEvery)
+	defer retry.Stop()
 	for {
-		r, ok := <-w.results
+		var r result
+		var ok bool
+		if len(late) == 0 {
+			r, ok = <-w.results
+		} else {
+			retry.Reset(lateRetryEvery)
+			select {
+			case r, ok = <-w.results:
+			case <-retry.C:
+				late = w.recordLate(late)
+				continue
+			}
+		}
 		if !ok {
+			w.lastTryLate(late)
 			return
 		}
 		batch = append(batch[:0], r)
@@ -54,8 +77,9 @@ func (w *worker) runCompleter() {
 				break gather
 			}
 		}
-		w.flush(batch)
+		late = append(w.recordLate(late), w.flush(batch)...)
 		if closed {
+			w.lastTryLate(late)
 			return
 		}
 	}
@@ -68,7 +92,12 @@ func (w *worker) runCompleter() {
 // Executions stopped from outside (an operator's cancel, a lost registration) have
 // nothing to record: the database has moved on. They are logged and counted as what
 // they are.
-func (w *worker) flush(batch []result) {
+//
+// It returns the outcomes it could not record. Their jobs stay held: the database
+// still says this worker runs them, and releaseUnknownClaims must not give them back
+// with the attempt unspent, for that attempt ran (make chaos, crash: "attempt N ran 2
+// times").
+func (w *worker) flush(batch []result) (unrecorded []result) {
 	var stopped, toWrite []result
 	for _, r := range batch {
 		if r.stopped != nil {
@@ -80,9 +109,18 @@ func (w *worker) flush(batch []result) {
 	plain, rest := splitPlain(toWrite)
 	plain = w.write(plain)
 	rest = w.write(rest)
+	for _, rs := range [][]result{plain, rest} {
+		for _, r := range rs {
+			if r.unrecorded != nil {
+				unrecorded = append(unrecorded, r)
+			}
+		}
+	}
 	w.mu.Lock()
 	for _, r := range batch {
-		delete(w.held, r.job.ID)
+		if r.stopped != nil || r.unrecorded == nil {
+			delete(w.held, r.job.ID)
+		}
 	}
 	w.mu.Unlock()
 	for _, r := range stopped {
@@ -92,18 +130,76 @@ func (w *worker) flush(batch []result) {
 	for _, rs := range [][]result{plain, rest} {
 		for _, r := range rs {
 			w.logOutcome(r)
-			w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+			if r.unrecorded == nil {
+				w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+			}
 		}
 	}
+	return unrecorded
+}
+
+// lastTryLate tries once more, before the worker deregisters, to record outcomes not
+// recorded yet, and says what becomes of those it cannot.
+func (w *worker) lastTryLate(late []result) {
+	if still := w.recordLate(late); len(still) > 0 {
+		w.c.log.Error().Int("jobs", len(still)).
+			Msg("stopping with outcomes not recorded: once this worker's registration is gone, the rescue puts these jobs back, their attempt spent")
+	}
+}
+
+// recordLate tries again to record outcomes that could not be recorded in time, and
+// returns those still unrecorded. An outcome is moot once this worker is no longer
+// registered under the id that claimed its job: declared dead, the rescue has the job
+// (its attempt spent) and the write would change nothing.
+func (w *worker) recordLate(late []result) []result {
+	if len(late) == 0 {
+		return nil
+	}
+	id := w.id.Load()
+	var again, moot []result
+	for _, r := range late {
+		r.unrecorded = nil
+		if r.job.ClaimedBy == id {
+			again = append(again, r)
+		} else {
+			moot = append(moot, r)
+		}
+	}
+	plain, rest := splitPlain(again)
+	var still []result
+	var recorded []result
+	for _, r := range append(w.write(plain), w.write(rest)...) {
+		if r.unrecorded != nil {
+			still = append(still, r)
+		} else {
+			recorded = append(recorded, r)
+		}
+	}
+	w.mu.Lock()
+	for _, rs := range [][]result{moot, recorded} {
+		for _, r := range rs {
+			delete(w.held, r.job.ID)
+		}
+	}
+	w.mu.Unlock()
+	for _, r := range moot {
+		w.c.log.Warn().Str("outcome", "moot").Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Int("attempt", r.job.Attempt).
+			Msg("gave up recording this job's outcome: this worker was declared dead meanwhile, and the rescue has the job")
+	}
+	for _, r := range recorded {
+		w.logOutcome(r)
+		w.c.cfg.Observer.Finished(r.job, r.recordedAs(), r.job.AttemptedAt.Sub(r.job.ScheduledAt), r.duration)
+	}
+	return still
 }
 
 // completerPolicy retries what can succeed: transient errors (a lost connection, a
 // lock conflict, a try that ran out of time), each try bounded by the heartbeat
 // interval, for at most RescueAfter since the completer last wrote. By then a worker
 // cut off from its database has been declared dead and its jobs rescued, so that the
-// outcomes are moot; a worker that still heartbeats releases the unrecorded jobs
-// (releaseUnknownClaims) to run again. A write the database refuses for good is not
-// retried at all.
+// outcomes are moot; a worker that still heartbeats keeps them and tries again
+// (runCompleter, recordLate). A write the database refuses for good is not retried
+// at all.
 func (w *worker) completerPolicy(began time.Time) dberr.Policy {
 	failing := w.failingSince(began)
 	return dberr.Policy{
@@ -120,7 +216,7 @@ func (w *worker) completerPolicy(began time.Time) dberr.Policy {
 // good fails its job alone: the batch is halved until the refused outcome is alone,
 // the others are written, and that job is recorded as failed (discarded) with the
 // server's reason, its requester told. Outcomes still not written when the policy
-// gives up are left unrecorded (logged; their jobs run again).
+// gives up are marked unrecorded (the completer tries them again later).
 func (w *worker) write(rs []result) []result {
 	if len(rs) == 0 {
 		return rs
@@ -239,7 +335,7 @@ func (w *worker) logOutcome(r result) {
 	var msg string
 	switch r.recordedAs() {
 	case StateRunning:
-		ev, msg = w.c.log.Error().Str("outcome", "unrecorded").Err(r.unrecorded), "could not record this job's outcome; it will be released and run again"
+		ev, msg = w.c.log.Error().Str("outcome", "unrecorded").Err(r.unrecorded), "could not record this job's outcome yet; trying again while this worker is registered"
 	case StateAvailable:
 		ev, msg = w.c.log.Info().Str("outcome", "released"), "job stopped by shutdown, back in the queue"
 	case StateCompleted:

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -160,4 +161,73 @@ func TestCompleterThatCannotWriteMakesTheWorkerUnhealthy(t *testing.T) {
 		t.Fatal("the worker never said it was healthy again")
 	}
 	b.waitState(t, res.ID, queue.StateCompleted)
+}
+
+// TestOutcomeRecordedLateIsNotRunAgain: an outcome the completer gives up writing
+// (the job's row locked by another transaction for longer than the policy waits) is
+// written once the row is free, while the worker stays registered. Before, the job was
+// left running and released with its attempt unspent some ten seconds later, and the
+// attempt that had run ran again (make chaos, crash: "attempt N ran 2 times"). The outcome is a failure, written
+// in a transaction: a plain completion is one autocommit UPDATE, which the server may
+// still carry out after the client gave up on it, once the lock is free.
+func TestOutcomeRecordedLateIsNotRunAgain(t *testing.T) {
+	t.Parallel()
+	const rescueAfter = 2 * time.Second
+	b := setup(t, queue.Config{HeartbeatInterval: 300 * time.Millisecond, RescueAfter: rescueAfter})
+	ctx := context.Background()
+	res, err := b.client.Insert(ctx, queue.InsertParams{Args: testArgs{N: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int32
+	ran := make(chan struct{}, 10)
+	proceed := make(chan struct{})
+	b.work = func(context.Context, *queue.Job[testArgs]) error {
+		runs.Add(1)
+		ran <- struct{}{}
+		<-proceed
+		return queue.Permanent(errors.New("bad input"))
+	}
+	b.startWorker(t)
+	<-ran
+	tx, err := b.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.Exec(`SELECT id FROM iactq_jobs WHERE id = ? FOR UPDATE`, res.ID); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	// Longer than the completer's policy waits (rescue_after since it began failing).
+	time.Sleep(rescueAfter + time.Second)
+	if j, _ := b.client.GetJob(ctx, res.ID); j.State != queue.StateRunning {
+		t.Fatalf("job is %s while its row is locked", j.State)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	// Released with the attempt unspent, the job would stay running until at least ten
+	// seconds after it started, then run again.
+	deadline := freed.Add(5 * time.Second)
+	for {
+		j, err := b.client.GetJob(ctx, res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == queue.StateDiscarded {
+			if j.Attempt != 1 {
+				t.Fatalf("discarded at attempt %d, want 1", j.Attempt)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s %s after its row was freed: the late outcome was not recorded", j.State, time.Since(freed).Round(time.Millisecond))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("ran %d times, want once", n)
+	}
 }
