@@ -118,9 +118,10 @@ func (w *worker) flush(batch []result) (unrecorded []result) {
 	}
 	w.mu.Lock()
 	for _, r := range batch {
-		if r.stopped != nil || r.unrecorded == nil {
-			delete(w.held, r.job.ID)
-		}
+		delete(w.held, r.job.ID)
+	}
+	for _, r := range unrecorded {
+		w.held[r.job.ID] = true
 	}
 	w.mu.Unlock()
 	for _, r := range stopped {

@@ -165,7 +165,8 @@ func TestCompleterThatCannotWriteMakesTheWorkerUnhealthy(t *testing.T) {
 
 // TestOutcomeRecordedLateIsNotRunAgain: an outcome the completer gives up writing
 // (the job's row locked by another transaction for longer than the policy waits) is
-// written once the row is free, while the worker stays registered. Before, the job was
+// written once the row is free, while the worker stays registered, and its job is not
+// given back meanwhile. Before, the job was
 // left running and released with its attempt unspent some ten seconds later, and the
 // attempt that had run ran again (make chaos, crash: "attempt N ran 2 times"). The outcome is a failure, written
 // in a transaction: a plain completion is one autocommit UPDATE, which the server may
@@ -199,8 +200,11 @@ func TestOutcomeRecordedLateIsNotRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(proceed)
-	// Longer than the completer's policy waits (rescue_after since it began failing).
-	time.Sleep(rescueAfter + time.Second)
+	// Longer than the completer's policy waits (rescue_after since it began failing),
+	// and than the ten seconds after which the worker gives back a job it does not
+	// know it holds (releaseUnknownClaims, every ten seconds while busy): a release
+	// would queue on the row lock ahead of the completer's next try.
+	time.Sleep(13 * time.Second)
 	if j, _ := b.client.GetJob(ctx, res.ID); j.State != queue.StateRunning {
 		t.Fatalf("job is %s while its row is locked", j.State)
 	}
