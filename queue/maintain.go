@@ -1,12 +1,15 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
@@ -244,9 +247,27 @@ func (c *Client) Promote(ctx context.Context) (int, error) {
 	}
 }
 
+// rescuePage is how many orphans Rescue reads at a time and rescueMaxPages how many
+// pages one call goes through: workers claim ahead, so each SIGKILLed one leaves up
+// to about a thousand running jobs, and a few of them dead at once leave many
+// thousands, which one call rescues in seconds instead of a thousand per round.
+// rescueChunk bounds the ids of one UPDATE.
+const (
+	rescuePage     = 1000
+	rescueMaxPages = 10
+	rescueChunk    = 500
+)
+
 // Rescue declares dead the workers whose heartbeat is older than Config.RescueAfter
 // and puts their running jobs back in the queue (or discards them when their attempts
-// are spent). It returns how many jobs it rescued.
+// are spent). It returns how many jobs it rescued: up to rescuePage x rescueMaxPages
+// per call, the rest left for the next.
+//
+// The jobs of one dead worker read at one attempt go back to available in one UPDATE
+// per rescueChunk ids, each row guarded as before (still running, by that worker, in
+// that attempt): a job claimed again since it was read is left alone. Jobs at their
+// final attempt are discarded one by one, each in its own transaction with its
+// effects (the requester is told). One line per dead worker tells how many.
 func (c *Client) Rescue(ctx context.Context) (int, error) {
 	var dead []int64
 	err := c.store.inTx(ctx, nil, func(tx dbTx) error {
@@ -266,48 +287,140 @@ func (c *Client) Rescue(ctx context.Context) (int, error) {
 	for _, id := range dead {
 		c.log.Warn().Int64("worker_id", id).Msg("worker stopped heart-beating; declared dead")
 	}
-	orphans, err := c.store.q.JobOrphaned(ctx, 1000)
-	if err != nil {
-		return 0, fmt.Errorf("find jobs of dead workers: %w", err)
+	tally := map[sql.NullInt64]*rescueTally{}
+	defer c.logRescued(tally)
+	rescued := 0
+	var after int64
+	for range rescueMaxPages {
+		orphans, err := c.store.q.JobOrphaned(ctx, dbsqlc.JobOrphanedParams{AfterID: after, Limit: rescuePage})
+		if err != nil {
+			return rescued, fmt.Errorf("find jobs of dead workers: %w", err)
+		}
+		n, err := c.rescueOrphans(ctx, orphans, tally)
+		rescued += n
+		if err != nil || len(orphans) < rescuePage {
+			return rescued, err
+		}
+		after = orphans[len(orphans)-1].ID
+	}
+	return rescued, nil
+}
+
+// rescueTally counts what Rescue did with the jobs of one dead worker.
+type rescueTally struct{ requeued, discarded int }
+
+// rescueGroup is the orphans one guarded UPDATE may put back: the same claiming
+// worker, read at the same attempt.
+type rescueGroup struct {
+	worker  sql.NullInt64
+	attempt int32
+}
+
+// rescueOrphans rescues one page of orphans (read in id order) and returns how many
+// it rescued.
+func (c *Client) rescueOrphans(ctx context.Context, orphans []dbsqlc.JobOrphanedRow, tally map[sql.NullInt64]*rescueTally) (int, error) {
+	count := func(worker sql.NullInt64) *rescueTally {
+		t := tally[worker]
+		if t == nil {
+			t = &rescueTally{}
+			tally[worker] = t
+		}
+		return t
+	}
+	var groups []rescueGroup
+	ids := map[rescueGroup][]int64{}
+	var final []dbsqlc.JobOrphanedRow
+	for _, o := range orphans {
+		if o.Attempt >= o.MaxAttempts {
+			final = append(final, o)
+			continue
+		}
+		g := rescueGroup{worker: o.ClaimedBy, attempt: o.Attempt}
+		if _, ok := ids[g]; !ok {
+			groups = append(groups, g)
+		}
+		ids[g] = append(ids[g], o.ID)
 	}
 	rescued := 0
-	for _, o := range orphans {
+	for _, g := range groups {
+		msg := fmt.Sprintf("worker %d stopped heart-beating while running this attempt", g.worker.Int64)
+		for rest := ids[g]; len(rest) > 0; {
+			chunk := rest[:min(rescueChunk, len(rest))]
+			rest = rest[len(chunk):]
+			var n int64
+			// One statement, autocommitted: guarded by state, a second run (a lost
+			// connection retried) changes nothing.
+			err := dberr.Retry(ctx, dberr.TxPolicy, func(ctx context.Context) error {
+				var err error
+				n, err = c.store.q.JobRescueMany(ctx, dbsqlc.JobRescueManyParams{
+					ErrorAt:   c.now().Format(time.RFC3339Nano),
+					Message:   msg,
+					Ids:       chunk,
+					Attempt:   g.attempt,
+					ClaimedBy: g.worker,
+				})
+				return err
+			})
+			if err != nil {
+				return rescued, fmt.Errorf("rescue jobs %d to %d of worker %d: %w", chunk[0], chunk[len(chunk)-1], g.worker.Int64, err)
+			}
+			rescued += int(n)
+			count(g.worker).requeued += int(n)
+		}
+	}
+	for _, o := range final {
+		msg := fmt.Sprintf("worker %d stopped heart-beating while running this attempt", o.ClaimedBy.Int64)
+		discarded := false
 		err := c.store.inTx(ctx, nil, func(tx dbTx) error {
+			discarded = false
 			now := c.now()
-			final := o.Attempt >= o.MaxAttempts
-			msg := fmt.Sprintf("worker %d stopped heart-beating while running this attempt", o.ClaimedBy.Int64)
-			p := dbsqlc.JobRescueParams{
-				NewState:  dbsqlc.IactqJobsStateAvailable,
-				ErrorAt:   now.Format(time.RFC3339Nano),
-				Message:   msg,
-				ID:        o.ID,
-				Attempt:   o.Attempt,
-				ClaimedBy: o.ClaimedBy,
-			}
-			if final {
-				p.NewState = dbsqlc.IactqJobsStateDiscarded
-				p.FinishedAt = nullTime(now)
-			}
-			n, err := tx.JobRescue(ctx, p)
+			n, err := tx.JobRescue(ctx, dbsqlc.JobRescueParams{
+				NewState:   dbsqlc.IactqJobsStateDiscarded,
+				FinishedAt: nullTime(now),
+				ErrorAt:    now.Format(time.RFC3339Nano),
+				Message:    msg,
+				ID:         o.ID,
+				Attempt:    o.Attempt,
+				ClaimedBy:  o.ClaimedBy,
+			})
 			if err != nil || n == 0 {
 				return err
 			}
-			rescued++
-			if final {
-				job, err := tx.JobGet(ctx, o.ID)
-				if err != nil {
-					return err
-				}
-				return c.finishEffects(ctx, tx, jobRowFromDB(job), StateDiscarded, nil, msg, now)
+			job, err := tx.JobGet(ctx, o.ID)
+			if err != nil {
+				return err
 			}
-			return nil
+			discarded = true
+			return c.finishEffects(ctx, tx, jobRowFromDB(job), StateDiscarded, nil, msg, now)
 		})
 		if err != nil {
 			return rescued, fmt.Errorf("rescue job %d: %w", o.ID, err)
 		}
-		c.log.Warn().Int64("job_id", o.ID).Int64("worker_id", o.ClaimedBy.Int64).Msg("rescued job of a dead worker")
+		if discarded {
+			rescued++
+			count(o.ClaimedBy).discarded++
+			c.log.Warn().Int64("job_id", o.ID).Int64("worker_id", o.ClaimedBy.Int64).Int32("attempt", o.Attempt).
+				Msg("discarded a job of a dead worker: it was running its last attempt")
+		}
 	}
 	return rescued, nil
+}
+
+// logRescued writes one line per dead worker whose jobs Rescue rescued.
+func (c *Client) logRescued(tally map[sql.NullInt64]*rescueTally) {
+	workers := make([]sql.NullInt64, 0, len(tally))
+	for w := range tally {
+		workers = append(workers, w)
+	}
+	slices.SortFunc(workers, func(a, b sql.NullInt64) int { return cmp.Compare(a.Int64, b.Int64) })
+	for _, w := range workers {
+		t := tally[w]
+		if t.requeued+t.discarded == 0 {
+			continue
+		}
+		c.log.Warn().Int64("worker_id", w.Int64).Int("requeued", t.requeued).Int("discarded", t.discarded).
+			Msg("rescued the running jobs of a dead worker")
+	}
 }
 
 // HealSchedules inserts the next occurrence of every configured schedule that has no

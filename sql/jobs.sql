@@ -106,13 +106,27 @@ FOR UPDATE SKIP LOCKED;
 UPDATE iactq_jobs SET state = 'available', available_at = NULL
 WHERE id IN (sqlc.slice(ids)) AND state IN ('scheduled', 'retryable');
 
--- JobOrphaned finds running jobs whose worker is gone (its row deleted as stale).
+-- JobOrphaned finds running jobs whose worker is gone (its row deleted as stale), by
+-- pages: a range of iactq_jobs_state_id from after_id (0 for the first page).
 -- name: JobOrphaned :many
-SELECT id, attempt, max_attempts, claimed_by FROM iactq_jobs
-WHERE state = 'running'
-  AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT w.id FROM iactq_workers w))
-ORDER BY id
+SELECT j.id, j.attempt, j.max_attempts, j.claimed_by FROM iactq_jobs j
+WHERE j.state = 'running' AND j.id > sqlc.arg(after_id)
+  AND (j.claimed_by IS NULL OR j.claimed_by NOT IN (SELECT w.id FROM iactq_workers w))
+ORDER BY j.id
 LIMIT ?;
+
+-- JobRescueMany puts back in the queue the orphans of one dead worker read at one
+-- attempt, in one statement: each row only while it is still running, claimed by that
+-- worker, in the attempt read, and not at its final attempt (those are discarded one
+-- by one with JobRescue, their requester told). The lost attempt is recorded in
+-- errors, as JobRescue does.
+-- name: JobRescueMany :execrows
+UPDATE iactq_jobs
+SET state = 'available',
+    claimed_by = NULL,
+    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', sqlc.arg(error_at), 'error', sqlc.arg(message)))
+WHERE id IN (sqlc.slice(ids)) AND attempt = sqlc.arg(attempt) AND attempt < max_attempts
+  AND state = 'running' AND claimed_by <=> sqlc.narg(claimed_by);
 
 -- name: JobRescue :execrows
 UPDATE iactq_jobs

@@ -903,12 +903,17 @@ func (q *Queries) JobMaxID(ctx context.Context) (int64, error) {
 }
 
 const jobOrphaned = `-- name: JobOrphaned :many
-SELECT id, attempt, max_attempts, claimed_by FROM iactq_jobs
-WHERE state = 'running'
-  AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT w.id FROM iactq_workers w))
-ORDER BY id
+SELECT j.id, j.attempt, j.max_attempts, j.claimed_by FROM iactq_jobs j
+WHERE j.state = 'running' AND j.id > ?
+  AND (j.claimed_by IS NULL OR j.claimed_by NOT IN (SELECT w.id FROM iactq_workers w))
+ORDER BY j.id
 LIMIT ?
 `
+
+type JobOrphanedParams struct {
+	AfterID int64
+	Limit   int32
+}
 
 type JobOrphanedRow struct {
 	ID          int64
@@ -917,9 +922,10 @@ type JobOrphanedRow struct {
 	ClaimedBy   sql.NullInt64
 }
 
-// JobOrphaned finds running jobs whose worker is gone (its row deleted as stale).
-func (q *Queries) JobOrphaned(ctx context.Context, limit int32) ([]JobOrphanedRow, error) {
-	rows, err := q.db.QueryContext(ctx, jobOrphaned, limit)
+// JobOrphaned finds running jobs whose worker is gone (its row deleted as stale), by
+// pages: a range of iactq_jobs_state_id from after_id (0 for the first page).
+func (q *Queries) JobOrphaned(ctx context.Context, arg JobOrphanedParams) ([]JobOrphanedRow, error) {
+	rows, err := q.db.QueryContext(ctx, jobOrphaned, arg.AfterID, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -1039,6 +1045,50 @@ func (q *Queries) JobRescue(ctx context.Context, arg JobRescueParams) (int64, er
 		arg.Attempt,
 		arg.ClaimedBy,
 	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const jobRescueMany = `-- name: JobRescueMany :execrows
+UPDATE iactq_jobs
+SET state = 'available',
+    claimed_by = NULL,
+    errors = JSON_ARRAY_APPEND(errors, '$', JSON_OBJECT('attempt', attempt, 'at', ?, 'error', ?))
+WHERE id IN (/*SLICE:ids*/?) AND attempt = ? AND attempt < max_attempts
+  AND state = 'running' AND claimed_by <=> ?
+`
+
+type JobRescueManyParams struct {
+	ErrorAt   interface{}
+	Message   interface{}
+	Ids       []int64
+	Attempt   int32
+	ClaimedBy sql.NullInt64
+}
+
+// JobRescueMany puts back in the queue the orphans of one dead worker read at one
+// attempt, in one statement: each row only while it is still running, claimed by that
+// worker, in the attempt read, and not at its final attempt (those are discarded one
+// by one with JobRescue, their requester told). The lost attempt is recorded in
+// errors, as JobRescue does.
+func (q *Queries) JobRescueMany(ctx context.Context, arg JobRescueManyParams) (int64, error) {
+	query := jobRescueMany
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.ErrorAt)
+	queryParams = append(queryParams, arg.Message)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	queryParams = append(queryParams, arg.Attempt)
+	queryParams = append(queryParams, arg.ClaimedBy)
+	result, err := q.db.ExecContext(ctx, query, queryParams...)
 	if err != nil {
 		return 0, err
 	}
