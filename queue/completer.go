@@ -16,31 +16,34 @@ import (
 // and one statement then records them all instead of one each.
 const completerLinger = time.Millisecond
 
-// lateRetryEvery is how often the completer tries again to record outcomes it could
-// not record in time, while no new outcome comes.
+// lateRetryEvery is how often the completer tries again, once, to record outcomes it
+// could not record in time.
 const lateRetryEvery = time.Second
 
 // runCompleter writes outcomes as they come, many per statement: whatever has arrived
 // while the previous batch was being written goes in the next one. Outcomes it could
 // not record (the database too slow or away for longer than the policy waits) are
-// tried again with each later batch, or every lateRetryEvery, for as long as this
-// worker stays registered under the claim's id (see recordLate).
+// tried again every lateRetryEvery, one try each time, for as long as this worker
+// stays registered under the claim's id (see recordLate).
 func (w *worker) runCompleter() {
 	batch := make([]result, 0, w.c.cfg.CompleterBatch)
 	var late []result
-	retry := time.NewTimer(lateRetryEvery)
-	defer retry.Stop()
+	var lateAt time.Time // the last try of late
+	tryLate := func() {
+		if len(late) > 0 && time.Since(lateAt) >= lateRetryEvery {
+			late, lateAt = w.recordLate(late), time.Now()
+		}
+	}
 	for {
 		var r result
 		var ok bool
 		if len(late) == 0 {
 			r, ok = <-w.results
 		} else {
-			retry.Reset(lateRetryEvery)
 			select {
 			case r, ok = <-w.results:
-			case <-retry.C:
-				late = w.recordLate(late)
+			case <-time.After(lateRetryEvery - time.Since(lateAt)):
+				tryLate()
 				continue
 			}
 		}
@@ -77,7 +80,13 @@ func (w *worker) runCompleter() {
 				break gather
 			}
 		}
-		late = append(w.recordLate(late), w.flush(batch)...)
+		if unrecorded := w.flush(batch); len(unrecorded) > 0 {
+			if len(late) == 0 {
+				lateAt = time.Now()
+			}
+			late = append(late, unrecorded...)
+		}
+		tryLate()
 		if closed {
 			w.lastTryLate(late)
 			return
@@ -166,14 +175,25 @@ func (w *worker) recordLate(late []result) []result {
 			moot = append(moot, r)
 		}
 	}
-	plain, rest := splitPlain(again)
-	var still []result
-	var recorded []result
-	for _, r := range append(w.write(plain), w.write(rest)...) {
-		if r.unrecorded != nil {
-			still = append(still, r)
-		} else {
-			recorded = append(recorded, r)
+	// One try, as long as one of the policy's: the new outcomes must not wait.
+	var still, recorded []result
+	ctx, cancel := context.WithTimeout(context.Background(), w.c.cfg.HeartbeatInterval)
+	err := w.c.writeOutcomes(ctx, again)
+	cancel()
+	switch {
+	case err == nil:
+		w.writeOK()
+		recorded = again
+	case dberr.IsTransient(err) || ctx.Err() != nil:
+		still = again
+	default:
+		// Refused for good: write them as any batch (the refused one fails alone).
+		for _, r := range w.write(again) {
+			if r.unrecorded != nil {
+				still = append(still, r)
+			} else {
+				recorded = append(recorded, r)
+			}
 		}
 	}
 	w.mu.Lock()
@@ -183,9 +203,12 @@ func (w *worker) recordLate(late []result) []result {
 		}
 	}
 	w.mu.Unlock()
-	for _, r := range moot {
-		w.c.log.Warn().Str("outcome", "moot").Int64("job_id", r.job.ID).Str("kind", r.job.Kind).Int("attempt", r.job.Attempt).
-			Msg("gave up recording this job's outcome: this worker was declared dead meanwhile, and the rescue has the job")
+	if len(moot) > 0 {
+		w.c.log.Warn().Str("outcome", "moot").Int("jobs", len(moot)).Int64("first_job_id", moot[0].job.ID).
+			Msg("gave up recording outcomes: this worker was declared dead meanwhile, and the rescue has their jobs, the attempt spent")
+	}
+	if len(recorded) > 0 {
+		w.c.log.Info().Int("jobs", len(recorded)).Msg("recorded outcomes late")
 	}
 	for _, r := range recorded {
 		w.logOutcome(r)
