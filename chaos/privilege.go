@@ -244,8 +244,11 @@ func LeastPrivilege(ctx context.Context, o Options) (*Result, error) {
 	// Reports: a symlink planted where a report's file goes, and where its temporary
 	// file goes, both pointing outside the folder; a flow id that is a path.
 	probe = prober("report")
-	for i, name := range []string{"dashboard_metrics-job-%d.csv", ".dashboard_metrics-job-%d.csv.tmp"} {
-		id := int64(1_000_000 + i)
+	// The higher id first: inserted after 1 000 000, any job the running worker
+	// inserts meanwhile (a next occurrence, a follow-up) would take 1 000 001 first.
+	names := []string{"dashboard_metrics-job-%d.csv", ".dashboard_metrics-job-%d.csv.tmp"}
+	for i := len(names) - 1; i >= 0; i-- {
+		name, id := names[i], int64(1_000_000+i)
 		if err := os.Symlink(outside, filepath.Join(files, "reports", fmt.Sprintf(name, id))); err != nil {
 			return nil, err
 		}
