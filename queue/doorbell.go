@@ -143,7 +143,7 @@ func (w *worker) watch(ctx context.Context) error {
 	// ring rings for waiters split into groups groups, carrying heads (nil: none, and
 	// the group rung reads them).
 	ring := func(groups int, heads map[headKey]time.Time) error {
-		if _, err := bell.q.WithTx(tx).BellRing(ctx, dbsqlc.BellRingParams{WakeGroups: int32(groups), Heads: encodeHeads(heads)}); err != nil {
+		if _, err := bell.q.WithTx(tx).BellRing(ctx, dbsqlc.BellRingParams{WakeGroups: int32(groups), Heads: encodeHeads(heads, groups == sweepGroups)}); err != nil {
 			return fmt.Errorf("ring the doorbell: %w", err)
 		}
 		err := tx.Commit()
@@ -338,9 +338,12 @@ type bellHead struct {
 	Oldest time.Time `json:"t"`
 }
 
-// encodeHeads writes the heads a ring carries: NULL when there are none or too many.
-func encodeHeads(heads map[headKey]time.Time) sql.NullString {
-	if len(heads) == 0 || len(heads) > maxBellHeads {
+// encodeHeads writes the heads a ring carries: NULL when there are too many, or none
+// for a ring for new work (the group rung reads them). The sweep's heads, read just
+// before it, are every idle worker's look: when there are none it carries an empty
+// list, and no waiter reads them again (docs/wakeups.md, "What idle costs").
+func encodeHeads(heads map[headKey]time.Time, sweep bool) sql.NullString {
+	if len(heads) > maxBellHeads || (len(heads) == 0 && !sweep) {
 		return sql.NullString{}
 	}
 	out := make([]bellHead, 0, len(heads))
@@ -354,13 +357,14 @@ func encodeHeads(heads map[headKey]time.Time) sql.NullString {
 	return sql.NullString{String: string(b), Valid: true}
 }
 
-// decodeHeads reads the heads a ring carried; false when it carried none.
+// decodeHeads reads the heads a ring carried; false when it carried none (NULL: the
+// waiter reads them). An empty list is carried: the leader found no work.
 func decodeHeads(s sql.NullString) ([]dbsqlc.JobHeadsEveryQueueRow, bool) {
 	if !s.Valid {
 		return nil, false
 	}
 	var in []bellHead
-	if err := json.Unmarshal([]byte(s.String), &in); err != nil || len(in) == 0 {
+	if err := json.Unmarshal([]byte(s.String), &in); err != nil || in == nil {
 		return nil, false
 	}
 	rows := make([]dbsqlc.JobHeadsEveryQueueRow, len(in))
@@ -486,7 +490,8 @@ func (w *worker) runWaiter(ctx context.Context) {
 				heads, carried := decodeHeads(bell.Heads)
 				switch {
 				case bell.WakeGroups == sweepGroups && carried:
-					w.offerHeads(heads) // the periodic look
+					// The periodic look, read by the leader: none may mean no work.
+					w.offerHeads(heads)
 				case bell.WakeGroups == sweepGroups:
 					w.lookForWork(false)
 				case carried:

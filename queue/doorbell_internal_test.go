@@ -7,11 +7,13 @@ import (
 )
 
 // TestBellHeadsRoundTrip: the heads a ring carries read back as they were written, to
-// the microsecond; none, or more than maxBellHeads, carry NULL (the group reads them).
+// the microsecond; more than maxBellHeads, or none for a ring for new work, carry NULL
+// (the group reads them); a sweep that found none carries an empty list, read back as
+// carried: no waiter reads the heads again.
 func TestBellHeadsRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 7, 3, 4, 5, 123456000, time.UTC)
 	heads := map[headKey]time.Time{{"default", "noop"}: at, {"reports", "ivr.abandonment"}: at.Add(time.Second)}
-	rows, ok := decodeHeads(encodeHeads(heads))
+	rows, ok := decodeHeads(encodeHeads(heads, false))
 	if !ok || len(rows) != 2 {
 		t.Fatalf("decoded %v, %v; want the 2 heads", rows, ok)
 	}
@@ -21,18 +23,26 @@ func TestBellHeadsRoundTrip(t *testing.T) {
 			t.Fatalf("head %+v; want %v", r, heads)
 		}
 	}
-	if s := encodeHeads(nil); s.Valid {
+	if s := encodeHeads(nil, false); s.Valid {
 		t.Fatalf("no heads encoded as %q; want NULL", s.String)
 	}
 	many := map[headKey]time.Time{}
 	for i := 0; i <= maxBellHeads; i++ {
 		many[headKey{"q", fmt.Sprint(i)}] = at
 	}
-	if s := encodeHeads(many); s.Valid {
-		t.Fatalf("%d heads carried; want NULL above %d", len(many), maxBellHeads)
+	for _, sweep := range []bool{false, true} {
+		if s := encodeHeads(many, sweep); s.Valid {
+			t.Fatalf("%d heads carried (sweep %v); want NULL above %d", len(many), sweep, maxBellHeads)
+		}
 	}
-	if _, ok := decodeHeads(encodeHeads(nil)); ok {
+	if _, ok := decodeHeads(encodeHeads(nil, false)); ok {
 		t.Fatal("NULL decoded as heads")
+	}
+	if rows, ok := decodeHeads(encodeHeads(nil, true)); !ok || len(rows) != 0 {
+		t.Fatalf("a sweep with no heads decoded as %v, %v; want none, carried", rows, ok)
+	}
+	if rows, ok := decodeHeads(encodeHeads(heads, true)); !ok || len(rows) != 2 {
+		t.Fatalf("a sweep's heads decoded as %v, %v; want the 2 heads", rows, ok)
 	}
 }
 

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,4 +131,61 @@ func TestNoIdleLeaseWhileAJobRuns(t *testing.T) {
 	if n := <-done; n != 0 || lease() {
 		t.Fatalf("idle heartbeat during a claim: %d rows, lease %v after the claim committed; want 0 rows and no lease", n, lease())
 	}
+}
+
+// lookCounter counts a worker's reads of the claim heads (its looks for work).
+type lookCounter struct {
+	queue.NopObserver
+	n atomic.Int64
+}
+
+func (o *lookCounter) Polled(error) { o.n.Add(1) }
+
+// TestSweepWithNoWorkIsTheLook: with nothing to do, the leader's sweep (every 9/10 of
+// IdlePollInterval without a ring) carries an empty list of claim heads: it is every
+// idle worker's look for work, and no waiter reads the heads again (a claim-heads read
+// and, its pool's session long closed, a new session: two statements per process per
+// sweep). Every client hears two sweeps; reads of the heads by the clients' pollers
+// must stay below half the sweeps heard (none but a safety-net timeout, should the
+// leader be a second late). A job inserted then still runs.
+func TestSweepWithNoWorkIsTheLook(t *testing.T) {
+	t.Parallel()
+	const n = 3
+	cfgs := make([]queue.Config, n)
+	looks := make([]*lookCounter, n)
+	for i := range cfgs {
+		looks[i] = &lookCounter{}
+		cfgs[i] = queue.Config{IdlePollInterval: 10 * time.Second, Observer: looks[i]}
+	}
+	f := newFleetOf(t, cfgs)
+	f.startIdle(t)
+	// The leader rings once when its watcher starts, and for 10 s after a ring a
+	// waiter waits a second at a time, looking at each timeout: let that pass.
+	time.Sleep(11 * time.Second)
+	heard := f.ringsHeard()
+	before := make([]int64, n)
+	for i, l := range looks {
+		before[i] = l.n.Load()
+	}
+	waitUntil(t, "every client to hear two sweeps", func() bool {
+		for i, c := range f.clients {
+			if c.RingsHeard() < heard[i]+2 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(500 * time.Millisecond) // a look a sweep asked for is made meanwhile
+	var sweeps, read int64
+	for i, c := range f.clients {
+		sweeps += c.RingsHeard() - heard[i]
+		read += looks[i].n.Load() - before[i]
+	}
+	if read*2 >= sweeps {
+		t.Fatalf("the clients read the claim heads %d times for %d sweeps heard that found no work: the sweep is their look", read, sweeps)
+	}
+	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+	waitUntil(t, "the job completed", func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 1
+	})
 }
