@@ -10,6 +10,7 @@ import (
 	"log"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -31,27 +32,91 @@ func OpenDB(dsn string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	connector, err := mysql.NewConnector(cfg)
+	connector, err := newReadCommittedConnector(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db := sql.OpenDB(readCommittedConnector{connector})
+	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(50)
 	db.SetMaxIdleConns(50)
 	db.SetConnMaxLifetime(30 * time.Minute)
-	// Idle sessions are closed before the server's wait_timeout ends them, but not so
-	// soon that an idle worker's every heartbeat (10 s apart) opens a new one.
+	// Idle sessions are closed before the server's wait_timeout ends them (15 s). A
+	// busy worker keeps its sessions; an idle one, whose statements come tens of
+	// seconds apart, opens one for each, at the cost of one statement (the SET of its
+	// parameters and isolation level, readCommittedConnector).
 	db.SetConnMaxIdleTime(sessionIdleTimeout * 3 / 4)
 	return db, nil
 }
 
-// readCommittedConnector sets READ COMMITTED once per session. The claim wants it
-// (no gap locks: inserts never wait for a claim); asking for it per transaction costs a
-// round trip before every BEGIN.
-type readCommittedConnector struct{ driver.Connector }
+// isolationVariables are the names a server may know the session's isolation level
+// by, in the order they are tried: transaction_isolation (MySQL 8, MariaDB 11.1 and
+// later), tx_isolation (MariaDB up to 11.0).
+var isolationVariables = []string{"transaction_isolation", "tx_isolation"}
+
+// errUnknownSystemVariable is the server's error for a SET of a variable it lacks.
+const errUnknownSystemVariable = 1193
+
+// readCommittedConnector puts every session in READ COMMITTED when it opens. The claim
+// wants it (no gap locks: inserts never wait for a claim); asking for it per
+// transaction costs a round trip before every BEGIN. The level is set in the driver's
+// one SET of the DSN's parameters (time_zone, wait_timeout), under the name the server
+// knows, so that a new session costs the server one statement, not two: an idle worker
+// opens one for nearly every statement it sends, its pool's sessions being closed
+// after 15 s idle (docs/wakeups.md, "What idle costs"). The name is found by trying
+// each in turn once per pool; a server that knows neither gets the standard statement
+// of its own, as before.
+type readCommittedConnector struct {
+	named []driver.Connector // the DSN's parameters and the level, one per name
+	plain driver.Connector   // the DSN's parameters alone
+	use   *atomic.Int32      // index in named of the name the server knows; len(named): none
+}
+
+func newReadCommittedConnector(cfg *mysql.Config) (readCommittedConnector, error) {
+	c := readCommittedConnector{use: new(atomic.Int32)}
+	var err error
+	if c.plain, err = mysql.NewConnector(cfg); err != nil {
+		return c, err
+	}
+	for _, name := range isolationVariables {
+		named := cfg.Clone()
+		if named.Params == nil {
+			named.Params = map[string]string{}
+		}
+		for _, other := range isolationVariables {
+			delete(named.Params, other) // iactq relies on READ COMMITTED: the DSN does not choose
+		}
+		named.Params[name] = "'READ-COMMITTED'"
+		connector, err := mysql.NewConnector(named)
+		if err != nil {
+			return c, err
+		}
+		c.named = append(c.named, connector)
+	}
+	return c, nil
+}
+
+func (c readCommittedConnector) Driver() driver.Driver { return c.plain.Driver() }
 
 func (c readCommittedConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
+	for {
+		i := c.use.Load()
+		if int(i) >= len(c.named) {
+			return c.connectPlain(ctx)
+		}
+		conn, err := c.named[i].Connect(ctx)
+		var mysqlErr *mysql.MySQLError
+		if err != nil && errors.As(err, &mysqlErr) && mysqlErr.Number == errUnknownSystemVariable {
+			c.use.CompareAndSwap(i, i+1) // not this name: the next
+			continue
+		}
+		return conn, err
+	}
+}
+
+// connectPlain opens a session with the DSN's parameters and sets the level in a
+// statement of its own.
+func (c readCommittedConnector) connectPlain(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.plain.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
