@@ -32,9 +32,15 @@ import (
 // (at most every second).
 const fallbackPollFactor = 5
 
-// notRungRetries is how many times a waiter granted without a ring waits again
-// (after 1, 2, 3 ms) before it takes the leader for gone.
-const notRungRetries = 3
+// notRungRetries is how many times a waiter granted without a ring waits again before
+// it takes the leader for gone: after 1, 2, 4 ... 32 ms, 63 ms in all. Most likely it
+// came back between a ring's commit and the leader's lock again, and a leader that
+// the waiters it just rang keep from the CPU (50 idle processes woken at once by a
+// sweep, on two cores) can take several milliseconds to lock the bell again. A waiter
+// that took it for gone stood for election and polled, about ten statements, each
+// waiter of the fleet at each sweep (docs/wakeups.md, "What idle costs"); a leader
+// really gone is taken for gone 57 ms later than after 1, 2, 3 ms.
+const notRungRetries = 6
 
 // slowReturn: a waiter that comes back to the bell later than this after its last
 // wait returned reads the generation first (the leader rings at most every few ms).
@@ -507,7 +513,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 			notRung++
 			if notRung <= notRungRetries {
 				// Most likely back between a ring's commit and the leader's lock again.
-				sleepCtx(ctx, time.Duration(notRung)*time.Millisecond)
+				sleepCtx(ctx, time.Millisecond<<(notRung-1))
 				continue
 			}
 			// No leader holds the bell: stand (at most once a second), and poll

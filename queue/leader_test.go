@@ -536,3 +536,80 @@ func TestRingForJobsMadeAvailableWithoutAnInsert(t *testing.T) {
 		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE id = ? AND state = 'completed'`, id) == 1
 	}, func() string { return "the job made available by an UPDATE did not run within 10 s" })
 }
+
+// TestWaitersWaitForASlowLeaderToLockTheBellAgain: a leader slow to lock the bell
+// again after a ring (the 50 waiters its sweep just woke keep it from two cores for a
+// few milliseconds) is not taken for gone: a waiter granted without a ring waits again
+// after 1, 2, 4 ... 32 ms before it stands for election and looks for work. The test
+// plays the leader: it holds the presence row (no client can lead) and the bell, rings
+// three sweeps that found no work (heads []), and locks the bell again 20 ms after
+// each. Every client hears each ring and waits on the bell again, looking for work
+// (reading the claim heads) no more than now and then; a waiter that took the leader
+// for gone after 1, 2, 3 ms would have looked after every ring.
+func TestWaitersWaitForASlowLeaderToLockTheBellAgain(t *testing.T) {
+	t.Parallel()
+	const n = 3
+	cfgs := make([]queue.Config, n)
+	looks := make([]*lookCounter, n)
+	for i := range cfgs {
+		looks[i] = &lookCounter{}
+		cfgs[i] = queue.Config{IdlePollInterval: time.Hour, Observer: looks[i]}
+	}
+	f := newFleetOf(t, cfgs)
+	ctx := context.Background()
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	presence, err := f.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = presence.Rollback() }()
+	var gen int64
+	if err := presence.QueryRow(`SELECT generation FROM iactq_doorbell WHERE id = 2 FOR UPDATE`).Scan(&gen); err != nil {
+		t.Fatal(err)
+	}
+	var bell *sql.Tx
+	lockBell := func() {
+		t.Helper()
+		if bell, err = f.db.DB.BeginTx(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := bell.QueryRow(`SELECT generation FROM iactq_doorbell WHERE id = 1 FOR UPDATE`).Scan(&gen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lockBell()
+	defer func() { _ = bell.Rollback() }()
+	f.start(t)
+	waitUntil(t, "three waiters on the doorbell", func() bool { return f.waiting(t, admin) == n })
+	time.Sleep(200 * time.Millisecond) // the look every waiter makes when it starts is over
+	before := make([]int64, n)
+	for i, l := range looks {
+		before[i] = l.n.Load()
+	}
+	const rings = 3
+	for range rings {
+		heard := f.ringsHeard()
+		if _, err := bell.Exec(`UPDATE iactq_doorbell SET generation = generation + 1, wake_groups = 0, heads = '[]' WHERE id = 1`); err != nil {
+			t.Fatal(err)
+		}
+		if err := bell.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		lockBell()
+		f.waitEveryoneHeard(t, heard, "every waiter to hear the ring")
+		waitUntil(t, "three waiters on the doorbell again", func() bool { return f.waiting(t, admin) == n })
+	}
+	time.Sleep(200 * time.Millisecond) // a look the waiters asked for is made meanwhile
+	var read int64
+	for i, l := range looks {
+		read += l.n.Load() - before[i]
+	}
+	if read*2 >= n*rings {
+		t.Fatalf("the clients looked for work %d times after %d rings heard whose leader locked the bell again 20 ms later: they took it for gone", read, n*rings)
+	}
+}
