@@ -69,8 +69,9 @@ type Config struct {
 	UnknownKindGrace time.Duration
 
 	// Journal, when set, is called after every execution with the job as claimed,
-	// when it started and ended, and its error: the record fault-injection tests
-	// check (no job ran in two places at once, none ran after losing its claim).
+	// when it started (when the worker decided to start it, before it checked that
+	// its claim still holds) and ended, and its error: the record fault-injection
+	// tests check (no job ran in two places at once, none ran after losing its claim).
 	Journal func(job *JobRow, start, end time.Time, err error)
 }
 

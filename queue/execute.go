@@ -38,6 +38,11 @@ func (w *worker) runSlot(p *producer, job *JobRow) {
 // runOne executes job and hands its outcome to the completer. Its context ends at its
 // kind's timeout, at a hard stop, or when the worker cancels it.
 func (w *worker) runOne(job *JobRow) {
+	// For the journal, the execution starts here, before mayStart: a process paused
+	// after mayStart allowed the job began it before the pause, whenever its first
+	// line runs; one paused before is refused by mayStart after it (its row touched
+	// too long ago) and starts nothing.
+	decided := time.Now()
 	if err := w.mayStart(w.jobsCtx, job); err != nil {
 		res := result{job: job, out: &outcome{prepare: w.c.prepare}}
 		if errors.Is(err, ErrWorkerLost) {
@@ -54,7 +59,7 @@ func (w *worker) runOne(job *JobRow) {
 	w.mu.Lock()
 	w.running[job.ID] = cancelStop
 	w.mu.Unlock()
-	res := w.execute(ctx, job)
+	res := w.execute(ctx, job, decided)
 	cancel()
 	cancelStop(nil)
 	w.mu.Lock()
@@ -63,8 +68,9 @@ func (w *worker) runOne(job *JobRow) {
 	w.deliver(res)
 }
 
-// execute decodes the job's args and runs its kind, turning panics into errors.
-func (w *worker) execute(ctx context.Context, job *JobRow) result {
+// execute decodes the job's args and runs its kind, turning panics into errors. The
+// journal's start is decided (see runOne).
+func (w *worker) execute(ctx context.Context, job *JobRow, decided time.Time) result {
 	log := w.c.log.With().Int64("job_id", job.ID).Str("kind", job.Kind).Str("queue", job.Queue).Int("attempt", job.Attempt).Logger()
 	ctx = log.WithContext(ctx)
 	begin := time.Now()
@@ -87,7 +93,7 @@ func (w *worker) execute(ctx context.Context, job *JobRow) result {
 	res.err = runRecovered(ctx, entry, job, args, res.out)
 	res.duration = time.Since(begin)
 	if w.c.cfg.Journal != nil {
-		w.c.cfg.Journal(job, begin, begin.Add(res.duration), res.err)
+		w.c.cfg.Journal(job, decided, begin.Add(res.duration), res.err)
 	}
 	switch cause := context.Cause(ctx); {
 	case errors.Is(cause, ErrCancelledByOperator) || errors.Is(cause, ErrWorkerLost):
