@@ -29,6 +29,7 @@ type Client struct {
 	heard       atomic.Int64 // rings this client's waiter heard
 	looked      atomic.Int64 // rings heard that set this client looking for work (its group was named)
 	bellWaits   atomic.Int64 // waits on the doorbell this client's waiter began
+	seatWaits   atomic.Int64 // waits for a seat on the doorbell this client's waiter began
 }
 
 // Leading tells whether this client's Work is the fleet's leader now.

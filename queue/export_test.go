@@ -124,6 +124,12 @@ func (c *Client) RingsHeard() int64 { return c.heard.Load() }
 // RingsLooked is how many rings this client's waiter heard that named its group.
 func (c *Client) RingsLooked() int64 { return c.looked.Load() }
 
+// BellSeats is how many idle processes at most wait on the doorbell.
+const BellSeats = bellSeats
+
+// SeatWaits is how many waits for a seat on the doorbell this client's waiter began.
+func (c *Client) SeatWaits() int64 { return c.seatWaits.Load() }
+
 // BellWaits is how many waits on the doorbell this client's waiter began.
 func (c *Client) BellWaits() int64 { return c.bellWaits.Load() }
 

@@ -70,7 +70,7 @@ func newFleetOf(t *testing.T, cfgs []queue.Config) *fleet {
 
 // start runs Work in every client until the test ends (or its stop is called).
 func (f *fleet) start(t *testing.T) {
-	for _, c := range f.clients {
+	for _, c := range f.clients[len(f.stops):] {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = c.Work(ctx) }()
@@ -164,17 +164,26 @@ func (f *fleet) count(t *testing.T, query string, args ...any) int {
 	return n
 }
 
-// waiting counts the sessions of this database waiting on the doorbell now (the
-// admin user sees every session).
+// waiting counts the sessions of this database waiting on the doorbell now, or for a
+// seat on it (the admin user sees every session).
 func (f *fleet) waiting(t *testing.T, admin *sql.DB) int {
 	t.Helper()
-	var n int
-	err := admin.QueryRow(`SELECT COUNT(*) FROM information_schema.PROCESSLIST
-		WHERE DB = ? AND ID <> CONNECTION_ID() AND INFO LIKE '%FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE%'`, f.db.Name).Scan(&n)
+	onBell, forSeat := f.waitingEach(t, admin)
+	return onBell + forSeat
+}
+
+// waitingEach counts the sessions of this database waiting on the doorbell now, and
+// those waiting for a seat on it.
+func (f *fleet) waitingEach(t *testing.T, admin *sql.DB) (onBell, forSeat int) {
+	t.Helper()
+	err := admin.QueryRow(`SELECT
+		COALESCE(SUM(INFO LIKE '%FROM iactq_doorbell WHERE id = 1 LOCK IN SHARE MODE%'), 0),
+		COALESCE(SUM(INFO LIKE '%GET_LOCK(CONCAT(''iactq_seat_''%'), 0)
+		FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()`, f.db.Name).Scan(&onBell, &forSeat)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return onBell, forSeat
 }
 
 // TestOneLeaderAtATimeRunsTheChores: of three clients exactly one leads at any
@@ -261,14 +270,16 @@ func TestRingWakesEveryIdleWaiter(t *testing.T) {
 }
 
 // TestRingSetsOneGroupLooking: a ring for one new job wakes every idle waiter, but
-// only one group of four of twelve looks for work (the others wait again at once),
+// only one group of four of eight looks for work (the others wait again at once),
 // and the job runs once. Jobs the leader rang for more than once (the group was slow,
 // and the ring widened) or not at all (a waiter's safety-net look took the job before
 // the leader's poll saw it) say nothing about one ring, and are skipped; at least one
 // of the six must be rung exactly once.
 func TestRingSetsOneGroupLooking(t *testing.T) {
 	t.Parallel()
-	f := newFleet(t, 12, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond})
+	// As many clients as there are seats: every one waits on the bell. Polling: the
+	// binary-log watcher rings the whole fleet for an event whose row it cannot see yet.
+	f := newFleet(t, queue.BellSeats, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond, BinlogDSN: queue.BinlogOff})
 	f.startIdle(t)
 	const jobs = 6
 	checked := 0
@@ -295,7 +306,7 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 				lookers = append(lookers, i)
 			}
 		}
-		// Worker ids 1..12 in 3 groups: 4 per group, whether they heard the ring
+		// Worker ids 1..8 in 2 groups: 4 per group, whether they heard the ring
 		// waiting or, back late, by reading the generation: at least one (the
 		// group rung), never more than the group.
 		if len(lookers) < 1 || len(lookers) > 4 {
@@ -311,12 +322,99 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 	}
 }
 
+// TestSeatsBoundTheWaiters: of fourteen idle clients, eight wait on the bell, one per
+// seat, and six for their seat (worker id MOD 8); a ring is heard by the seated alone.
+// When the seated clients stop, those waiting take their seats and wait on the bell:
+// one per seat number among them.
+func TestSeatsBoundTheWaiters(t *testing.T) {
+	t.Parallel()
+	const clients = 14
+	f := newFleet(t, clients, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond})
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	f.startIdle(t)
+	onBell, forSeat := f.waitingEach(t, admin)
+	if onBell != queue.BellSeats || forSeat != clients-queue.BellSeats {
+		t.Fatalf("%d clients wait on the bell and %d for a seat; want %d and %d", onBell, forSeat, queue.BellSeats, clients-queue.BellSeats)
+	}
+	heard := f.ringsHeard()
+	f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+	waitUntil(t, "the job completed", func() bool {
+		return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == 1
+	})
+	time.Sleep(200 * time.Millisecond) // the ring's last waiters
+	var seated, unseated []int
+	for i, c := range f.clients {
+		if c.RingsHeard() > heard[i] {
+			seated = append(seated, i)
+		} else {
+			unseated = append(unseated, i)
+		}
+	}
+	// Every seated client hears it (waiting, or back late reading the generation),
+	// and no other.
+	if len(seated) != queue.BellSeats {
+		t.Fatalf("clients %v heard the ring; want the %d seated", seated, queue.BellSeats)
+	}
+	for _, i := range seated {
+		f.stops[i]()
+	}
+	// The stopped clients' rows are gone: those left are the unseated.
+	seats := f.count(t, `SELECT COUNT(DISTINCT id MOD 8) FROM iactq_workers`)
+	waitUntil(t, "the clients waiting for a seat took the seats freed", func() bool {
+		onBell, forSeat := f.waitingEach(t, admin)
+		return onBell == seats && forSeat == len(unseated)-seats
+	})
+	if n := f.ran.Load(); n != 1 {
+		t.Fatalf("the job ran %d times", n)
+	}
+}
+
+// TestRotatingRingSeatsTheOneThatServes: nine clients, of which only the last to
+// start serves queue "rare", so that it waits for a seat: the eight others, seated,
+// are rung for a job in "rare", then every seated one, then they give up their seats
+// (a rotating ring) and the ninth, seated, takes the job, long before the safety net
+// (an hour here).
+func TestRotatingRingSeatsTheOneThatServes(t *testing.T) {
+	t.Parallel()
+	cfgs := make([]queue.Config, queue.BellSeats+1)
+	for i := range cfgs {
+		cfgs[i] = queue.Config{IdlePollInterval: time.Hour, Queues: map[string]int{"default": 2}}
+	}
+	cfgs[queue.BellSeats].Queues = map[string]int{"rare": 1}
+	f := newFleetOf(t, cfgs)
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	last := f.clients[queue.BellSeats]
+	f.clients = f.clients[:queue.BellSeats]
+	f.startIdle(t)
+	f.clients = append(f.clients, last)
+	f.start(t)
+	waitUntil(t, "the ninth client waiting for a seat", func() bool {
+		onBell, forSeat := f.waitingEach(t, admin)
+		return onBell == queue.BellSeats && forSeat == 1
+	})
+	for job := 1; job <= 3; job++ {
+		f.db.Exec(t, `INSERT INTO iactq_jobs (queue, kind, args) VALUES ('rare', 'test', '{}')`)
+		waitUntil(t, "the job in queue rare completed", func() bool {
+			return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == job
+		})
+	}
+}
+
 // TestRingWidensUntilTheWorkIsTaken: of twelve idle clients only one serves queue
-// "rare". A ring names one group of four; when that group does not take the job (it
-// does not serve the queue), the leader rings a wider group a poll later, up to the
-// whole fleet, so each job runs long before the safety net (an hour here). Five jobs:
+// "rare". A ring names one group of four of the eight seated; when that group does not
+// take the job (it does not serve the queue), the leader rings a wider group a poll
+// later, up to every seated waiter, then rotates the seats (the four waiting for one
+// take them), so each job runs long before the safety net (an hour here). Five jobs:
 // were the ring never widened, the one client would be in the group named first for
-// all five only by a chance of 1 in 243.
+// all five only by a chance of 1 in 243 (and it waits for a seat, half the time).
 func TestRingWidensUntilTheWorkIsTaken(t *testing.T) {
 	t.Parallel()
 	cfgs := make([]queue.Config, 12)

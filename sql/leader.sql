@@ -59,3 +59,26 @@ SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1;
 -- about four by it.
 -- name: WorkerCount :one
 SELECT COUNT(*) FROM iactq_workers;
+
+-- Seats (docs/wakeups.md, "Seats bound the herd"): at most 8 idle processes wait on
+-- the bell; each holds a seat, a named lock of its session, while it does. SeatTake
+-- takes the first free seat from seat start on (start = worker id MOD 8), without
+-- waiting; when none is free it waits for seat start, for at most wait_seconds (the
+-- safety net). It returns the seat taken, or -1 (the wait timed out). Each lock is per
+-- database (CRC32 of its name: two iactq databases on one server do not share seats).
+-- The 8 is bellSeats in queue/doorbell.go.
+-- name: SeatTake :one
+SELECT CAST(CASE
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 0, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 0, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 1, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 1, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 2, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 2, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 3, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 3, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 4, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 4, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 5, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 5, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 6, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 6, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED) + 7, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED) + 7, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(sqlc.arg(start) AS SIGNED), 8), '_', CRC32(DATABASE())), CAST(sqlc.arg(wait_seconds) AS SIGNED)) = 1 THEN MOD(CAST(sqlc.arg(start) AS SIGNED), 8)
+  ELSE -1 END AS SIGNED) AS seat;
+
+-- name: SeatRelease :one
+SELECT CAST(COALESCE(RELEASE_LOCK(CONCAT('iactq_seat_', CAST(sqlc.arg(seat) AS SIGNED), '_', CRC32(DATABASE()))), 0) AS SIGNED) AS released;

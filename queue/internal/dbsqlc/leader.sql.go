@@ -189,6 +189,70 @@ func (q *Queries) LeaderResign(ctx context.Context, arg LeaderResignParams) (int
 	return result.RowsAffected()
 }
 
+const seatRelease = `-- name: SeatRelease :one
+SELECT CAST(COALESCE(RELEASE_LOCK(CONCAT('iactq_seat_', CAST(? AS SIGNED), '_', CRC32(DATABASE()))), 0) AS SIGNED) AS released
+`
+
+func (q *Queries) SeatRelease(ctx context.Context, seat int64) (int64, error) {
+	row := q.db.QueryRowContext(ctx, seatRelease, seat)
+	var released int64
+	err := row.Scan(&released)
+	return released, err
+}
+
+const seatTake = `-- name: SeatTake :one
+SELECT CAST(CASE
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 0, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 0, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 1, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 1, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 2, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 2, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 3, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 3, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 4, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 4, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 5, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 5, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 6, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 6, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED) + 7, 8), '_', CRC32(DATABASE())), 0) = 1 THEN MOD(CAST(? AS SIGNED) + 7, 8)
+  WHEN GET_LOCK(CONCAT('iactq_seat_', MOD(CAST(? AS SIGNED), 8), '_', CRC32(DATABASE())), CAST(? AS SIGNED)) = 1 THEN MOD(CAST(? AS SIGNED), 8)
+  ELSE -1 END AS SIGNED) AS seat
+`
+
+type SeatTakeParams struct {
+	Start       int64
+	WaitSeconds int64
+}
+
+// Seats (docs/wakeups.md, "Seats bound the herd"): at most 8 idle processes wait on
+// the bell; each holds a seat, a named lock of its session, while it does. SeatTake
+// takes the first free seat from seat start on (start = worker id MOD 8), without
+// waiting; when none is free it waits for seat start, for at most wait_seconds (the
+// safety net). It returns the seat taken, or -1 (the wait timed out). Each lock is per
+// database (CRC32 of its name: two iactq databases on one server do not share seats).
+// The 8 is bellSeats in queue/doorbell.go.
+func (q *Queries) SeatTake(ctx context.Context, arg SeatTakeParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, seatTake,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.Start,
+		arg.WaitSeconds,
+		arg.Start,
+	)
+	var seat int64
+	err := row.Scan(&seat)
+	return seat, err
+}
+
 const workerCount = `-- name: WorkerCount :one
 SELECT COUNT(*) FROM iactq_workers
 `
