@@ -479,7 +479,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 				seat, seated, checkFirst, lastWait = taken, true, true, time.Time{}
 			case err == nil: // the safety net: no seat for lockWait
 				failures = 0
-				w.lookForWork(false)
+				w.lookWithoutSeat(ctx, s, lockWait)
 				continue
 			case ctx.Err() != nil:
 				return
@@ -612,6 +612,20 @@ func (w *worker) runWaiter(ctx context.Context) {
 			w.waitFailed(ctx, err, failures, fallback)
 		}
 	}
+}
+
+// lookWithoutSeat is the safety-net look of a waiter that waited for a seat in vain:
+// the heads the last sweep carried, when it came within lockWait (the seated waiters'
+// look too, read by the leader), else a read of the claim heads by the poller.
+func (w *worker) lookWithoutSeat(ctx context.Context, s *heldSession, lockWait time.Duration) {
+	bell, err := s.q.BellGeneration(ctx)
+	if err == nil && bell.WakeGroups == sweepGroups && bell.RungAgoUs < lockWait.Microseconds() {
+		if heads, carried := decodeHeads(bell.Heads); carried {
+			w.offerHeads(heads)
+			return
+		}
+	}
+	w.lookForWork(false)
 }
 
 // waitFailed handles a failed wait on the doorbell: log now and then, poll, back off.

@@ -52,8 +52,12 @@ SELECT generation, wake_groups, heads FROM iactq_doorbell WHERE id = 1 LOCK IN S
 
 -- BellGeneration reads the generation without waiting (a consistent read): where a
 -- waiter starts counting rings.
+-- A waiter whose wait for a seat timed out reads it too: the last sweep's heads, when
+-- it came within the safety net (rung_ago_us), are its look for work.
 -- name: BellGeneration :one
-SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1;
+SELECT generation, wake_groups, heads,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, rung_at, NOW(6)), 9223372036854775807) AS SIGNED) AS rung_ago_us
+FROM iactq_doorbell WHERE id = 1;
 
 -- WorkerCount is the fleet's size: the leader splits the waiters into groups of
 -- about four by it.

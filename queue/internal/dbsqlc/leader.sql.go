@@ -11,20 +11,31 @@ import (
 )
 
 const bellGeneration = `-- name: BellGeneration :one
-SELECT generation, wake_groups FROM iactq_doorbell WHERE id = 1
+SELECT generation, wake_groups, heads,
+       CAST(COALESCE(TIMESTAMPDIFF(MICROSECOND, rung_at, NOW(6)), 9223372036854775807) AS SIGNED) AS rung_ago_us
+FROM iactq_doorbell WHERE id = 1
 `
 
 type BellGenerationRow struct {
 	Generation int64
 	WakeGroups int32
+	Heads      sql.NullString
+	RungAgoUs  int64
 }
 
 // BellGeneration reads the generation without waiting (a consistent read): where a
 // waiter starts counting rings.
+// A waiter whose wait for a seat timed out reads it too: the last sweep's heads, when
+// it came within the safety net (rung_ago_us), are its look for work.
 func (q *Queries) BellGeneration(ctx context.Context) (BellGenerationRow, error) {
 	row := q.db.QueryRowContext(ctx, bellGeneration)
 	var i BellGenerationRow
-	err := row.Scan(&i.Generation, &i.WakeGroups)
+	err := row.Scan(
+		&i.Generation,
+		&i.WakeGroups,
+		&i.Heads,
+		&i.RungAgoUs,
+	)
 	return i, err
 }
 
