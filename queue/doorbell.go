@@ -469,6 +469,18 @@ func (w *worker) runWaiter(ctx context.Context) {
 			}
 			checkFirst, shortWait, seated = true, false, false
 		}
+		if w.idleBeatOnWait() {
+			if _, err := w.touchAs(ctx, s.q, true); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.close()
+				s = nil
+				failures++
+				w.waitFailed(ctx, err, failures, fallback)
+				continue
+			}
+		}
 		if !seated && !seatsOff {
 			// Take a free seat, or wait for this worker's, for at most the safety net.
 			w.c.seatWaits.Add(1)
@@ -518,6 +530,9 @@ func (w *worker) runWaiter(ctx context.Context) {
 				if missed > 1 || designated(w.id.Load(), gen, bell.WakeGroups) {
 					w.c.looked.Add(1)
 					w.lookForWork(true)
+				}
+				if bell.WakeGroups == rotateGroups {
+					leaveSeat() // heard late, a rotating ring still asks for the seat
 				}
 				continue
 			}

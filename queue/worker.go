@@ -203,7 +203,7 @@ func (w *worker) runHeartbeat(ctx context.Context) {
 		if idle && w.idleLeased.Load() && time.Since(time.Unix(0, w.touchedAt.Load())) < w.idleLease()/2-w.c.cfg.HeartbeatInterval/2 {
 			continue
 		}
-		if _, err := w.touchAs(ctx, idle); err != nil && ctx.Err() == nil {
+		if _, err := w.touchAs(ctx, w.c.store.q, idle); err != nil && ctx.Err() == nil {
 			w.log.Warn().Err(err).Msg("heartbeat failed")
 		}
 	}
@@ -235,11 +235,23 @@ func (w *worker) idle() bool {
 // touch says this worker is alive. It returns false if the worker had been declared
 // dead: its jobs were then stopped and it registered again.
 func (w *worker) touch(ctx context.Context) (bool, error) {
-	return w.touchAs(ctx, false)
+	return w.touchAs(ctx, w.c.store.q, false)
 }
 
-// touchAs is touch; idle, it also takes an idle lease (idleLease).
-func (w *worker) touchAs(ctx context.Context, idle bool) (bool, error) {
+// idleBeatOnWait tells whether the waiter, about to wait, should beat first on its
+// own session: this worker is idle and its last touch is a third of the idle lease
+// old (30 s at the defaults; with a wait of at most the safety net, 45 s, the lease
+// of 90 s still holds). An idle fleet then beats once per sweep, on sessions
+// it holds anyway, instead of on a pool session that the pool closes and opens again
+// between beats (a SET and a close besides the touch). The heartbeat loop still beats
+// when the waiter does not (busy with a claim, or between sessions).
+func (w *worker) idleBeatOnWait() bool {
+	return w.idle() && time.Since(time.Unix(0, w.touchedAt.Load())) >= w.idleLease()/3
+}
+
+// touchAs is touch with the queries of q (the pool, or a held session); idle, it also
+// takes an idle lease (idleLease).
+func (w *worker) touchAs(ctx context.Context, q *dbsqlc.Queries, idle bool) (bool, error) {
 	w.regMu.Lock()
 	defer w.regMu.Unlock()
 	var n int64
@@ -247,7 +259,7 @@ func (w *worker) touchAs(ctx context.Context, idle bool) (bool, error) {
 	leased := false
 	if idle {
 		claims := w.claims.Load()
-		n, err = w.c.store.q.WorkerTouchIdle(ctx, dbsqlc.WorkerTouchIdleParams{ID: w.id.Load(), LeaseMs: w.idleLease().Milliseconds()})
+		n, err = q.WorkerTouchIdle(ctx, dbsqlc.WorkerTouchIdleParams{ID: w.id.Load(), LeaseMs: w.idleLease().Milliseconds()})
 		// A claim that committed meanwhile ended the lease, or kept it from being
 		// taken; its hold clears idleLeased too, should it come after this.
 		leased = err == nil && n > 0 && w.claims.Load() == claims
@@ -255,7 +267,7 @@ func (w *worker) touchAs(ctx context.Context, idle bool) (bool, error) {
 	if !idle || (err == nil && n == 0) {
 		// Busy; or the database knows of a running job of this worker (the
 		// outcomes of its last jobs not written yet), or lost the row: beat as busy.
-		n, err = w.c.store.q.WorkerTouch(ctx, w.id.Load())
+		n, err = q.WorkerTouch(ctx, w.id.Load())
 	}
 	if err != nil {
 		return false, err
