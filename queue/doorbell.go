@@ -67,6 +67,11 @@ const groupSize = 4
 // measured with iactq bench).
 const bellSeats = 8
 
+// seatBusyFor is how long a seated waiter keeps its seat while every slot is busy: a
+// draining worker's slots free up and fill again many times a second, and giving the
+// seat up and taking it again each time cost two statements.
+const seatBusyFor = time.Second
+
 // rotateGroups marks a rotating ring (wake_groups -1): the work rung for is still
 // there after a ring to every seated waiter, so every one looks and then gives its
 // seat to the next waiter in line, until the work is taken or every process had a
@@ -434,9 +439,10 @@ func (w *worker) runWaiter(ctx context.Context) {
 	var lastWait time.Time // when the last wait returned
 	shortWait := false     // the session waits activeWait (a ring came lately)
 	wasBusy := false
-	var seat int64    // the seat this waiter holds, when seated
-	seated := false   // this waiter's session holds a seat
-	seatsOff := false // the server refused named locks: wait on the bell unseated
+	var busySince time.Time // when every slot became busy
+	var seat int64          // the seat this waiter holds, when seated
+	seated := false         // this waiter's session holds a seat
+	seatsOff := false       // the server refused named locks: wait on the bell unseated
 	leaveSeat := func() {
 		if seated && s != nil {
 			if _, err := s.q.SeatRelease(ctx, seat); err != nil {
@@ -450,8 +456,13 @@ func (w *worker) runWaiter(ctx context.Context) {
 	w.lookForWork(false)
 	for ctx.Err() == nil {
 		if !w.anyFree() {
+			if !wasBusy {
+				busySince = time.Now()
+			}
 			wasBusy = true
-			leaveSeat() // to a waiter with free slots
+			if seated && time.Since(busySince) >= seatBusyFor {
+				leaveSeat() // to a waiter with free slots
+			}
 			sleepCtx(ctx, w.c.cfg.PollInterval)
 			continue
 		}
