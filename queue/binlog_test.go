@@ -87,17 +87,11 @@ func TestBinlogUnavailableFallsBackToPolling(t *testing.T) {
 // inserted before the follower started are seen with the next one).
 func (b *bundle) waitFollowing(t *testing.T) {
 	t.Helper()
-	deadline := time.After(20 * time.Second)
-	for {
-		b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
-		select {
-		case <-b.ran:
-			return
-		case <-time.After(500 * time.Millisecond):
-		case <-deadline:
-			t.Fatal("the worker does not follow the binary log after 20 s")
-		}
-	}
+	// Once it follows, the stream starts at the position read just before: every
+	// insert from now on is an event.
+	waitfor.True(t, 20*time.Second, b.client.FollowsBinlog, func() string {
+		return "the leader does not follow the binary log after 20 s"
+	})
 }
 
 // TestBinlogAutomaticWithOwnDSN: without a binlog DSN, a worker whose own user may

@@ -23,13 +23,14 @@ type Client struct {
 	testWorkerID int64 // the worker row of ClaimOnce, in tests
 
 	// What the leadership of a running Work does (leader.go), for Leading and tests.
-	leading     atomic.Bool
-	rings       atomic.Int64 // doorbell rings as leader
-	choreRounds atomic.Int64 // rounds of the leader's chores
-	heard       atomic.Int64 // rings this client's waiter heard
-	looked      atomic.Int64 // rings heard that set this client looking for work (its group was named)
-	bellWaits   atomic.Int64 // waits on the doorbell this client's waiter began
-	seatWaits   atomic.Int64 // waits for a seat on the doorbell this client's waiter began
+	leading       atomic.Bool
+	rings         atomic.Int64 // doorbell rings as leader
+	followsBinlog atomic.Bool  // this client's watcher follows the binary log now
+	choreRounds   atomic.Int64 // rounds of the leader's chores
+	heard         atomic.Int64 // rings this client's waiter heard
+	looked        atomic.Int64 // rings heard that set this client looking for work (its group was named)
+	bellWaits     atomic.Int64 // waits on the doorbell this client's waiter began
+	seatWaits     atomic.Int64 // waits for a seat on the doorbell this client's waiter began
 }
 
 // Leading tells whether this client's Work is the fleet's leader now.

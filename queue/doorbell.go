@@ -164,7 +164,9 @@ func (w *worker) watch(ctx context.Context) error {
 	groups, fleet, sizedAt := 1, 1, time.Time{}
 	var seen, pending map[headKey]time.Time
 	pendingGroups, rotations := 0, 0
-	var rungAt time.Time
+	// No sweep at once: the waiters looked for work when they started, or when the
+	// last leader's bell was let go (granted without a ring).
+	rungAt := time.Now()
 	lastStatement := time.Now() // on the bell's session, which the server ends when idle
 	// ring rings for waiters split into groups groups, carrying heads (nil: none, and
 	// the group rung reads them).
@@ -217,8 +219,6 @@ func (w *worker) watch(ctx context.Context) error {
 
 	var binlogOK atomic.Bool
 	binlogWake := make(chan struct{}, 1)
-	// Work inserted before the follower started is rung for once it follows.
-	binlogWake <- struct{}{}
 	var followers sync.WaitGroup
 	defer followers.Wait()
 	if dsn, _ := w.c.binlogSource(); dsn != "" {
@@ -282,6 +282,10 @@ func (w *worker) watch(ctx context.Context) error {
 		return nil
 	}
 
+	// Work already there when this process was elected is rung for at once.
+	if err := look(true); err != nil {
+		return err
+	}
 	poll := time.NewTicker(w.c.cfg.PollInterval)
 	defer poll.Stop()
 	ping := time.NewTicker(heldPingEvery)
@@ -443,6 +447,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 	var seat int64          // the seat this waiter holds, when seated
 	seated := false         // this waiter's session holds a seat
 	seatsOff := false       // the server refused named locks: wait on the bell unseated
+	justSeated := false     // a seat was just taken: the generation is read next
 	leaveSeat := func() {
 		if seated && s != nil {
 			if _, err := s.q.SeatRelease(ctx, seat); err != nil {
@@ -500,6 +505,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 			case err == nil && taken >= 0:
 				// Rings passed meanwhile: read the generation before waiting.
 				seat, seated, checkFirst, lastWait = taken, true, true, time.Time{}
+				justSeated = true
 			case err == nil: // the safety net: no seat for lockWait
 				failures = 0
 				w.lookWithoutSeat(ctx, s, lockWait)
@@ -532,6 +538,8 @@ func (w *worker) runWaiter(ctx context.Context) {
 				continue
 			}
 			gen := bell.Generation
+			seatedNow := justSeated
+			justSeated = false
 			if seen >= 0 && gen != seen {
 				// Rung while away: look if the last ring named this worker's group, or
 				// if more than one ring passed (an earlier one may have).
@@ -542,10 +550,17 @@ func (w *worker) runWaiter(ctx context.Context) {
 					w.c.looked.Add(1)
 					w.lookForWork(true)
 				}
-				if bell.WakeGroups == rotateGroups {
+				if bell.WakeGroups == rotateGroups && !seatedNow {
 					leaveSeat() // heard late, a rotating ring still asks for the seat
 				}
 				continue
+			}
+			if seen < 0 && seatedNow && bell.WakeGroups == rotateGroups {
+				// Seated for the first time by a rotating ring (its seat was given
+				// up for it): the work rung for is this waiter's to look for.
+				w.c.heard.Add(1)
+				w.c.looked.Add(1)
+				w.lookForWork(true)
 			}
 			seen = gen
 		}

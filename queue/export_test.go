@@ -118,6 +118,9 @@ func (c *Client) ChoreRounds() int64 { return c.choreRounds.Load() }
 // Rings is how many times this client's Work rang the doorbell as leader.
 func (c *Client) Rings() int64 { return c.rings.Load() }
 
+// FollowsBinlog tells whether this client's watcher follows the binary log now.
+func (c *Client) FollowsBinlog() bool { return c.followsBinlog.Load() }
+
 // RingsHeard is how many rings this client's waiter heard.
 func (c *Client) RingsHeard() int64 { return c.heard.Load() }
 

@@ -120,7 +120,15 @@ func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}, ok *ato
 			default:
 			}
 		},
-		healthy: ok.Store,
+		healthy: func(following bool) {
+			ok.Store(following)
+			w.c.followsBinlog.Store(following)
+			if following {
+				// What came before the stream's start position: the watcher reads
+				// the heads once now (no event will show it).
+				w.nudgeWatcher()
+			}
+		},
 		columns: w.c.jobsColumns,
 	}, nil
 }
