@@ -54,8 +54,9 @@ const (
 )
 
 // groupSize is about how many idle processes one ring sets looking for work: the
-// leader splits the fleet into groups of this many by worker id, and a ring names one
-// (docs/wakeups.md, "Rings wake a group"). A ring's other waiters wait again at once.
+// leader splits the seated waiters into groups of this many by seat (by worker id
+// where there are no seats), and a ring names one (docs/wakeups.md, "Rings wake a
+// group"). A ring's other waiters wait again at once.
 const groupSize = 4
 
 // bellSeats is how many idle processes at most wait on the bell: each holds a seat (a
@@ -448,6 +449,15 @@ func (w *worker) runWaiter(ctx context.Context) {
 	seated := false         // this waiter's session holds a seat
 	seatsOff := false       // the server refused named locks: wait on the bell unseated
 	justSeated := false     // a seat was just taken: the generation is read next
+	// groupKey is what a ring's group is named by: the seat, held by one waiter each
+	// (a split of the seats into groups has them of equal size), or the worker id
+	// without one.
+	groupKey := func() int64 {
+		if seated {
+			return seat
+		}
+		return w.id.Load()
+	}
 	leaveSeat := func() {
 		if seated && s != nil {
 			if _, err := s.q.SeatRelease(ctx, seat); err != nil {
@@ -546,7 +556,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 				missed := gen - seen
 				seen, notRung = gen, 0
 				w.c.heard.Add(1)
-				if missed > 1 || designated(w.id.Load(), gen, bell.WakeGroups) {
+				if missed > 1 || designated(groupKey(), gen, bell.WakeGroups) {
 					w.c.looked.Add(1)
 					w.lookForWork(true)
 				}
@@ -596,7 +606,7 @@ func (w *worker) runWaiter(ctx context.Context) {
 		case err == nil && gen != seen: // rung
 			w.c.heard.Add(1)
 			seen, notRung, failures, stoodAt = gen, 0, 0, time.Time{}
-			if designated(w.id.Load(), gen, bell.WakeGroups) {
+			if designated(groupKey(), gen, bell.WakeGroups) {
 				w.c.looked.Add(1)
 				heads, carried := decodeHeads(bell.Heads)
 				switch {

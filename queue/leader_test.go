@@ -81,6 +81,14 @@ func (f *fleet) start(t *testing.T) {
 	}
 }
 
+// startNext runs Work in the next client not started yet.
+func (f *fleet) startNext(t *testing.T) {
+	all := f.clients
+	f.clients = all[:len(f.stops)+1]
+	f.start(t)
+	f.clients = all
+}
+
 // leaders returns the indexes of the clients that lead now.
 func (f *fleet) leaders() []int {
 	var out []int
@@ -281,6 +289,41 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 	// binary-log watcher rings the whole fleet for an event whose row it cannot see yet.
 	f := newFleet(t, queue.BellSeats, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond, BinlogDSN: queue.BinlogOff})
 	f.startIdle(t)
+	f.checkOneGroupLooks(t)
+}
+
+// TestRingNamesSeatsNotWorkerIDs: a ring's group is named by seat, so that the seated
+// waiters split into groups of the same size whatever their worker ids. Here every
+// client's id is even (another worker's row is inserted before each registers): named
+// by worker id, a ring to the odd group would set none of them looking, and a ring to
+// the even one all eight.
+func TestRingNamesSeatsNotWorkerIDs(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t, queue.BellSeats, queue.Config{IdlePollInterval: time.Hour, PollInterval: 100 * time.Millisecond, BinlogDSN: queue.BinlogOff, RescueAfter: time.Hour})
+	admin, err := queue.OpenDB(f.db.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for i := range f.clients {
+		f.db.Exec(t, `INSERT INTO iactq_workers (host, pid, queues) VALUES ('elsewhere', 1, 'none=1')`)
+		f.startNext(t)
+		waitUntil(t, "the client registered", func() bool {
+			return f.count(t, `SELECT COUNT(*) FROM iactq_workers`) == 2*(i+1)
+		})
+	}
+	if n := f.count(t, `SELECT COUNT(*) FROM iactq_workers WHERE host <> 'elsewhere' AND MOD(id, 2) = 0`); n != len(f.clients) {
+		t.Fatalf("%d of %d clients have an even worker id", n, len(f.clients))
+	}
+	f.waitLeader(t)
+	waitUntil(t, "every client waiting on the doorbell", func() bool { return f.waiting(t, admin) == len(f.clients) })
+	f.checkOneGroupLooks(t)
+}
+
+// checkOneGroupLooks inserts jobs one at a time into a fleet of eight idle clients,
+// every one seated, and checks that each ring sets one group of four looking.
+func (f *fleet) checkOneGroupLooks(t *testing.T) {
+	t.Helper()
 	const jobs = 6
 	checked := 0
 	for job := 1; job <= jobs; job++ {
@@ -306,9 +349,9 @@ func TestRingSetsOneGroupLooking(t *testing.T) {
 				lookers = append(lookers, i)
 			}
 		}
-		// Worker ids 1..8 in 2 groups: 4 per group, whether they heard the ring
-		// waiting or, back late, by reading the generation: at least one (the
-		// group rung), never more than the group.
+		// Eight seats in 2 groups: 4 per group, whether they heard the ring waiting
+		// or, back late, by reading the generation: at least one (the group rung),
+		// never more than the group.
 		if len(lookers) < 1 || len(lookers) > 4 {
 			t.Fatalf("job %d: clients %v looked for work at one ring; want those of one group of 4", job, lookers)
 		}
