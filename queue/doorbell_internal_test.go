@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/iact/iactq/queue/internal/dbsqlc"
 )
 
 // TestBellHeadsRoundTrip: the heads a ring carries read back as they were written, to
@@ -76,5 +78,42 @@ func TestDesignatedSplitsTheFleet(t *testing.T) {
 		if got := widerGroups(g); got != want {
 			t.Fatalf("widerGroups(%d) = %d; want %d", g, got, want)
 		}
+	}
+}
+
+// TestNewWorkIsNotAHeadMovingLater: a head that moves later is work taken (a drain
+// moves it all the time), not new work; it is new work when the next look finds it
+// still there, unchanged (its claimer had no room for it). A new head, or one that
+// moved earlier (an older job came back), is new work at once.
+func TestNewWorkIsNotAHeadMovingLater(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	k := headKey{"default", "test"}
+	at := func(d time.Duration) []dbsqlc.JobHeadsEveryQueueRow {
+		return []dbsqlc.JobHeadsEveryQueueRow{{Queue: k.queue, Kind: k.kind, Oldest: t0.Add(d)}}
+	}
+	var seen, later, fresh map[headKey]time.Time
+	steps := []struct {
+		heads     []dbsqlc.JobHeadsEveryQueueRow
+		wantFresh bool
+		why       string
+	}{
+		{at(0), true, "a new head"},
+		{at(0), false, "the same head again"},
+		{at(time.Second), false, "moved later: its oldest job was taken"},
+		{at(2 * time.Second), false, "moved later again: a drain"},
+		{at(2 * time.Second), true, "still there at the next look: left by its claimer"},
+		{at(2 * time.Second), false, "rung for already"},
+		{at(time.Second), true, "moved earlier: an older job came back"},
+		{nil, false, "gone"},
+		{at(3 * time.Second), true, "new again"},
+	}
+	for i, s := range steps {
+		seen, later, fresh = newWork(seen, later, s.heads, nil)
+		if got := len(fresh) > 0; got != s.wantFresh {
+			t.Fatalf("step %d (%s): fresh %v, want %v", i, s.why, got, s.wantFresh)
+		}
+	}
+	if _, _, fresh := newWork(nil, nil, at(0), map[string]bool{"default": true}); len(fresh) != 0 {
+		t.Fatalf("a paused queue's head is new work: %v", fresh)
 	}
 }

@@ -79,6 +79,7 @@ func BenchmarkDrain(b *testing.B) {
 			}
 			// Statements the server received per job (other sessions' too: run alone).
 			b.ReportMetric((statements()-q0)/float64(b.N), "statements/job")
+			b.ReportMetric(float64(c.Rings()), "rings")
 			cancel()
 			<-stopped
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
