@@ -16,7 +16,8 @@ import (
 // runMaintenance does the chores of every worker process, which cost no query while
 // the worker is idle: stopping its jobs cancelled by an operator (only while it runs
 // some), and releasing claims it does not know it holds (every 10 s while it works
-// or was rung in the last minute, every 5 min when idle). The fleet's periodic chores run in the leader alone
+// or was rung in the last minute, every 5 min when idle, never while it holds an idle
+// lease). The fleet's periodic chores run in the leader alone
 // (runLeaderChores).
 func (w *worker) runMaintenance(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
@@ -40,7 +41,11 @@ func (w *worker) runMaintenance(ctx context.Context) {
 		if busy || time.Since(time.Unix(0, w.rungAt.Load())) < time.Minute {
 			reconcileEvery = 10 * time.Second
 		}
-		if time.Since(lastReconcile) >= reconcileEvery {
+		// An idle lease says the database knew of no running job of this worker at
+		// its last touch (WorkerTouchIdle takes none then), and no claim was tried
+		// since (a claim, even one whose answer was lost, ends it): no claim to check.
+		leasedIdle := !busy && w.idleLeased.Load() && w.idle()
+		if time.Since(lastReconcile) >= reconcileEvery && !leasedIdle {
 			lastReconcile = time.Now()
 			w.chore(ctx, "release unknown claims", w.releaseUnknownClaims)
 		}

@@ -212,6 +212,12 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				var jobs []*JobRow
 				jobs, err = w.c.claim(ctx, w.id.Load(), p.queue, d.n, gate.heads, &cursors)
 				gate.claimed(time.Now(), len(jobs), err)
+				if err != nil {
+					// Its commit may have landed, the answer lost: the idle lease is
+					// ended, and the check of this worker's claims is due again.
+					w.claims.Add(1)
+					w.idleLeased.Store(false)
+				}
 				if err == nil {
 					b.Reset()
 					if len(jobs) > 0 {
