@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/rs/zerolog"
 
+	"github.com/iact/iactq/internal/dberr"
 	"github.com/iact/iactq/jobs"
 	"github.com/iact/iactq/queue"
 )
@@ -151,9 +152,19 @@ func (d *Database) open(ctx context.Context) error {
 	if d.Admin, err = queue.OpenDB(d.AdminDSN); err != nil {
 		return err
 	}
-	if _, err := queue.Migrate(ctx, d.Admin); err != nil {
-		d.Admin.Close()
-		return fmt.Errorf("migrate: %w", err)
+	// A cluster just started, behind a proxy whose health checks a loaded machine
+	// delays, can drop a new connection ("invalid connection", seen once in
+	// TestGaleraShort with make chaos running beside it): try again a few times.
+	for try := 1; ; try++ {
+		_, err := queue.Migrate(ctx, d.Admin)
+		if err == nil {
+			break
+		}
+		if try == 3 || !dberr.IsTransient(err) {
+			d.Admin.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		time.Sleep(2 * time.Second)
 	}
 	if d.DB, err = queue.OpenDB(d.WorkerDSN); err != nil {
 		d.Admin.Close()
