@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/iact/iactq/internal/dberr"
@@ -220,12 +219,11 @@ func (w *worker) watch(ctx context.Context) error {
 		return ring(pendingGroups, seen)
 	}
 
-	var binlogOK atomic.Bool
 	binlogWake := make(chan struct{}, 1)
 	var followers sync.WaitGroup
 	defer followers.Wait()
 	if dsn, _ := w.c.binlogSource(); dsn != "" {
-		if f, err := w.binlogFollower(ctx, binlogWake, &binlogOK); err != nil {
+		if f, err := w.binlogFollower(ctx, binlogWake); err != nil {
 			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
 		} else {
 			followers.Add(1)
@@ -248,7 +246,7 @@ func (w *worker) watch(ctx context.Context) error {
 		// carrying the heads, is every idle worker's look for work, in place of each
 		// one's timeout and claim-heads read.
 		sweep := time.Since(rungAt) >= w.c.cfg.IdlePollInterval*9/10
-		if following := binlogOK.Load(); following && !force {
+		if following := w.c.followsBinlog.Load(); following && !force {
 			// Following the binary log, the heads are read only to widen a ring
 			// whose work is still there, and for the sweep.
 			if (pending == nil && !sweep) || time.Since(rungAt) < w.c.cfg.PollInterval {

@@ -69,8 +69,14 @@ func newFleetOf(t *testing.T, cfgs []queue.Config) *fleet {
 }
 
 // start runs Work in every client until the test ends (or its stop is called).
-func (f *fleet) start(t *testing.T) {
-	for _, c := range f.clients[len(f.stops):] {
+func (f *fleet) start(t *testing.T) { f.startUpTo(t, len(f.clients)) }
+
+// startNext runs Work in the next client not started yet.
+func (f *fleet) startNext(t *testing.T) { f.startUpTo(t, len(f.stops)+1) }
+
+// startUpTo runs Work in the clients not started yet among the first n.
+func (f *fleet) startUpTo(t *testing.T, n int) {
+	for _, c := range f.clients[len(f.stops):n] {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = c.Work(ctx) }()
@@ -79,14 +85,6 @@ func (f *fleet) start(t *testing.T) {
 		t.Cleanup(stop)
 		f.stops = append(f.stops, stop)
 	}
-}
-
-// startNext runs Work in the next client not started yet.
-func (f *fleet) startNext(t *testing.T) {
-	all := f.clients
-	f.clients = all[:len(f.stops)+1]
-	f.start(t)
-	f.clients = all
 }
 
 // leaders returns the indexes of the clients that lead now.

@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/iact/iactq/queue/internal/dbsqlc"
@@ -97,7 +96,7 @@ func (w *worker) offerHeads(rows []dbsqlc.JobHeadsEveryQueueRow) bool {
 // binlogFollower prepares the leader's binary-log follower: it sends on wake at each
 // new job, and sets ok while it follows. It follows with Config.BinlogDSN, or without
 // one with the worker's own DSN (Config.DSN) when the server and the grants allow.
-func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}, ok *atomic.Bool) (*binlogFollower, error) {
+func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}) (*binlogFollower, error) {
 	name, err := w.c.store.q.SessionDatabase(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the queue's database name: %w", err)
@@ -121,7 +120,6 @@ func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}, ok *ato
 			}
 		},
 		healthy: func(following bool) {
-			ok.Store(following)
 			w.c.followsBinlog.Store(following)
 			if following {
 				// What came before the stream's start position: the watcher reads

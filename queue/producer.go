@@ -215,8 +215,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 				if err != nil {
 					// Its commit may have landed, the answer lost: the idle lease is
 					// ended, and the check of this worker's claims is due again.
-					w.claims.Add(1)
-					w.idleLeased.Store(false)
+					w.endIdleLease()
 				}
 				if err == nil {
 					b.Reset()

@@ -339,11 +339,16 @@ func (w *worker) releaseUnstarted(jobs []*JobRow) {
 	}
 }
 
+// endIdleLease records a claim, which ends any idle lease of the worker's row.
+func (w *worker) endIdleLease() {
+	w.claims.Add(1)
+	w.idleLeased.Store(false)
+}
+
 // hold records jobs this worker claimed, until their outcome is written.
 func (w *worker) hold(jobs []*JobRow) {
 	// The claim touched the worker's row, which ended any idle lease.
-	w.claims.Add(1)
-	w.idleLeased.Store(false)
+	w.endIdleLease()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, job := range jobs {
