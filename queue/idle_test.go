@@ -14,7 +14,7 @@ import (
 )
 
 // TestIdleWorkersBeatRarelyAndStayLive: idle workers (no job running or claimed)
-// say they are alive only every half of their idle lease (3 x RescueAfter), so their
+// say they are alive only every half of their idle lease (5 x RescueAfter), so their
 // heartbeat grows older than RescueAfter; the lease keeps them registered and live
 // meanwhile: the leader's rescue, which runs every second here, removes neither, and
 // Workers calls neither stale. A job then still runs.

@@ -200,7 +200,7 @@ func (w *worker) runHeartbeat(ctx context.Context) {
 		case <-t.C:
 		}
 		idle := w.idle()
-		if idle && w.idleLeased.Load() && time.Since(time.Unix(0, w.touchedAt.Load())) < w.idleLease()/2-w.c.cfg.HeartbeatInterval/2 {
+		if idle && w.idleLeased.Load() && time.Since(time.Unix(0, w.touchedAt.Load())) < w.idleLease()*2/3 {
 			continue
 		}
 		if _, err := w.touchAs(ctx, w.c.store.q, idle); err != nil && ctx.Err() == nil {
@@ -210,13 +210,16 @@ func (w *worker) runHeartbeat(ctx context.Context) {
 }
 
 // idleLease is how long an idle worker's heartbeat keeps it live (iactq_workers
-// idle_until): three times RescueAfter (90 s at the defaults). An idle worker (no job
-// running, none claimed ahead) says it is alive every half of it (45 s) instead of
-// every HeartbeatInterval: it holds no claim a rescue would have to give back, and
-// must only stay registered (its kinds count as run, `iactq workers` lists it). Any
-// claim ends the lease (WorkerTouch), and the worker beats as often as before.
+// idle_until): five times RescueAfter (150 s at the defaults). An idle worker (no job
+// running, none claimed ahead) holds no claim a rescue would have to give back, and
+// must only stay registered (its kinds count as run, `iactq workers` lists it): it
+// says it is alive on its waiter's session once its last touch is half the lease old
+// (idleBeatOnWait: every second wait of 45 s), and this loop says it for it once the
+// touch is two thirds old (100 s: a waiter between sessions, or one whose waits are
+// longer). Any claim ends the lease (WorkerTouch), and the worker beats as often as
+// before.
 func (w *worker) idleLease() time.Duration {
-	return 3 * w.c.cfg.RescueAfter
+	return 5 * w.c.cfg.RescueAfter
 }
 
 // idle tells whether no slot of this worker runs a job and none waits for one.
@@ -239,14 +242,14 @@ func (w *worker) touch(ctx context.Context) (bool, error) {
 }
 
 // idleBeatOnWait tells whether the waiter, about to wait, should beat first on its
-// own session: this worker is idle and its last touch is a third of the idle lease
-// old (30 s at the defaults; with a wait of at most the safety net, 45 s, the lease
-// of 90 s still holds). An idle fleet then beats once per sweep, on sessions
-// it holds anyway, instead of on a pool session that the pool closes and opens again
+// own session: this worker is idle and its last touch is half the idle lease old (75 s
+// at the defaults). A wait lasts at most the safety net (45 s), so an idle waiter beats
+// before every second one, 90 s apart, 60 s before its lease would end, on a session it
+// holds anyway instead of on a pool session that the pool closes and opens again
 // between beats (a SET and a close besides the touch). The heartbeat loop still beats
 // when the waiter does not (busy with a claim, or between sessions).
 func (w *worker) idleBeatOnWait() bool {
-	return w.idle() && time.Since(time.Unix(0, w.touchedAt.Load())) >= w.idleLease()/3
+	return w.idle() && time.Since(time.Unix(0, w.touchedAt.Load())) >= w.idleLease()/2
 }
 
 // touchAs is touch with the queries of q (the pool, or a held session); idle, it also
