@@ -83,8 +83,24 @@ const fleetSizeEvery = 5 * time.Second
 
 // headsEvery is how often the leader's watcher reads the claim heads when polling
 // though the jobs' highest id did not move: jobs made available without an insert
-// (a retry, a release, a resumed queue) wait at most about this long for a ring.
+// (a retry, a release, a resumed queue) wait at most about this long for a ring,
+// while the heads are cheap to read (headsEveryAfter).
 const headsEvery = 100 * time.Millisecond
+
+// headsCostShare bounds the server time the watcher's periodic read of the heads
+// takes: the next one comes at least headsCostShare times the last one's duration
+// after it. During a drain the read steps over the index entries of every job
+// claimed lately, which the server purges only later, and took 10-30 ms (measured
+// with the slow query log, `iactq bench` drain at the defaults): every 100 ms, a
+// tenth to a third of one server thread spent on heads that only say the backlog is
+// still there.
+const headsCostShare = 20
+
+// headsEveryAfter is how long after a periodic read of the heads that took took the
+// next one is due.
+func headsEveryAfter(took time.Duration) time.Duration {
+	return max(headsEvery, headsCostShare*took)
+}
 
 // sweepGroups marks the leader's sweep (wake_groups 0): a ring to every waiter that
 // is their periodic look for work, not a sign that work is coming.
@@ -234,13 +250,15 @@ func (w *worker) watch(ctx context.Context) error {
 	// look reads the claim heads and rings for what is new, and sweeps. Polling, it
 	// reads the heads when the jobs' highest id moved (an insert), when a chore made
 	// jobs available (force), while a ring's work may be left waiting, and at least
-	// every headsEvery (jobs made available otherwise: a retry, a release, a resumed
-	// queue). The highest id is one page; the heads step over the claim index's
-	// entries of every job claimed lately, which in a drain cost the server about as
-	// much as the claims themselves when read every poll_interval.
+	// every headsEvery, or 20 times as long as the last read took (headsEveryAfter),
+	// for jobs made available otherwise: a retry, a release, a resumed queue. The
+	// highest id is one page; the heads step over the claim index's entries of every
+	// job claimed lately, which in a drain cost the server about as much as the claims
+	// themselves when read every poll_interval.
 	var failures int
 	lastTop := int64(-1)
 	var headsAt time.Time
+	var headsTook time.Duration // how long the last read of the heads took
 	look := func(force bool) error {
 		// The sweep: with no ring for most of the safety net, a ring to every waiter,
 		// carrying the heads, is every idle worker's look for work, in place of each
@@ -252,7 +270,7 @@ func (w *worker) watch(ctx context.Context) error {
 			if (pending == nil && !sweep) || time.Since(rungAt) < w.c.cfg.PollInterval {
 				return nil
 			}
-		} else if !following && !force && !sweep && pending == nil && time.Since(headsAt) < headsEvery {
+		} else if !following && !force && !sweep && pending == nil && time.Since(headsAt) < headsEveryAfter(headsTook) {
 			if top, err := w.c.store.q.JobMaxID(ctx); err == nil {
 				if top == lastTop {
 					return nil
@@ -260,6 +278,7 @@ func (w *worker) watch(ctx context.Context) error {
 				lastTop = top
 			}
 		}
+		began := time.Now()
 		heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
 		if err != nil {
 			if ctx.Err() == nil && failures%100 == 0 {
@@ -270,6 +289,7 @@ func (w *worker) watch(ctx context.Context) error {
 		}
 		failures = 0
 		headsAt = time.Now()
+		headsTook = headsAt.Sub(began)
 		var fresh map[headKey]time.Time
 		seen, later, fresh = newWork(seen, later, heads, *w.paused.Load())
 		if len(fresh) > 0 || pending != nil {

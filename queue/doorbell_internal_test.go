@@ -117,3 +117,22 @@ func TestNewWorkIsNotAHeadMovingLater(t *testing.T) {
 		t.Fatalf("a paused queue's head is new work: %v", fresh)
 	}
 }
+
+// TestHeadsEveryAfterBoundsTheWatchersCost: the watcher's periodic read of the heads
+// comes every headsEvery while it is cheap, and at least 20 times its last duration
+// apart while it is not (a drain: 10-30 ms per read), so that it takes at most a
+// twentieth of one server thread.
+func TestHeadsEveryAfterBoundsTheWatchersCost(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ took, want time.Duration }{
+		{0, headsEvery},
+		{300 * time.Microsecond, headsEvery},
+		{5 * time.Millisecond, headsEvery},
+		{10 * time.Millisecond, 200 * time.Millisecond},
+		{30 * time.Millisecond, 600 * time.Millisecond},
+	} {
+		if got := headsEveryAfter(c.took); got != c.want {
+			t.Errorf("after a read of %s: next in %s, want %s", c.took, got, c.want)
+		}
+	}
+}
