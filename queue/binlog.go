@@ -38,7 +38,9 @@ type binlogFollower struct {
 	auto   bool   // dsn is the worker's own (Config.DSN), not Config.BinlogDSN
 	schema string // the queue's database
 	log    zerolog.Logger
-	wake   func()
+	// wake is called at each event that makes jobs available, with what an insert
+	// made available (insertedHeads), or nil when the event does not say.
+	wake func(inserted map[headKey]time.Time)
 	// healthy is called with true once following, false when it stopped.
 	healthy func(bool)
 	// note records why automatic wake-ups are off ("" once following) and tells
@@ -96,6 +98,9 @@ type jobsLayout struct {
 	known     bool  // false: state not found; every update wakes
 	state     int   // index of state in a row image
 	available int64 // ENUM index of 'available'
+	// queue, kind and scheduled_at in a row image (-1: not found): an insert's rows
+	// then say what it made available (insertedHeads).
+	queue, kind, scheduledAt int
 }
 
 // layoutFor returns the layout of the table the event's rows belong to, finding it
@@ -133,20 +138,64 @@ func (f *binlogFollower) layoutFor(ctx context.Context, t *replication.TableMapE
 	return f.layout
 }
 
-// findLayout finds state and the ENUM index of 'available' among cols.
+// findLayout finds state and the ENUM index of 'available' among cols, and queue,
+// kind and scheduled_at.
 func findLayout(tableID uint64, cols []jobsColumn) jobsLayout {
-	l := jobsLayout{tableID: tableID}
+	l := jobsLayout{tableID: tableID, queue: -1, kind: -1, scheduledAt: -1}
 	for i, c := range cols {
-		if !strings.EqualFold(c.name, "state") {
-			continue
-		}
-		for j, v := range enumValues(c.typ) {
-			if v == string(StateAvailable) {
-				return jobsLayout{tableID: tableID, known: true, state: i, available: int64(j + 1)}
+		switch {
+		case strings.EqualFold(c.name, "queue"):
+			l.queue = i
+		case strings.EqualFold(c.name, "kind"):
+			l.kind = i
+		case strings.EqualFold(c.name, "scheduled_at"):
+			l.scheduledAt = i
+		case strings.EqualFold(c.name, "state"):
+			for j, v := range enumValues(c.typ) {
+				if v == string(StateAvailable) {
+					l.known, l.state, l.available = true, i, int64(j+1)
+				}
 			}
 		}
 	}
 	return l
+}
+
+// insertedHeads reads what an insert made available from its row images: the oldest
+// scheduled_at per queue and kind of its rows that are 'available'. It returns false
+// for any other event, or when a row cannot be read (a column not found, a value of
+// another type): the watcher then reads the heads.
+func insertedHeads(t replication.EventType, rows *replication.RowsEvent, l jobsLayout) (map[headKey]time.Time, bool) {
+	switch t {
+	case replication.WRITE_ROWS_EVENTv0, replication.WRITE_ROWS_EVENTv1, replication.WRITE_ROWS_EVENTv2:
+	default:
+		return nil, false
+	}
+	if !l.known || l.queue < 0 || l.kind < 0 || l.scheduledAt < 0 {
+		return nil, false
+	}
+	heads := make(map[headKey]time.Time)
+	for _, row := range rows.Rows {
+		if len(row) <= max(l.state, l.queue, l.kind, l.scheduledAt) {
+			return nil, false
+		}
+		if v, ok := row[l.state].(int64); !ok {
+			return nil, false
+		} else if v != l.available {
+			continue // scheduled for later: the chore that makes it due rings
+		}
+		queue, okQ := row[l.queue].(string)
+		kind, okK := row[l.kind].(string)
+		at, okA := row[l.scheduledAt].(time.Time)
+		if !okQ || !okK || !okA {
+			return nil, false
+		}
+		k := headKey{queue, kind}
+		if old, seen := heads[k]; !seen || at.Before(old) {
+			heads[k] = at
+		}
+	}
+	return heads, true
 }
 
 // enumType writes ENUM values as information_schema's column_type does.
@@ -250,7 +299,9 @@ func (f *binlogFollower) follow(ctx context.Context) error {
 		Password:        cfg.Passwd,
 		HeartbeatPeriod: time.Second,
 		ReadTimeout:     5 * time.Second,
-		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// Timestamps as time.Time: an insert's scheduled_at says whether its job is due.
+		ParseTime: true,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// Reconnecting is this loop's job (from the current position, not an old one).
 		MaxReconnectAttempts: 1,
 		DisableRetrySync:     true,
@@ -303,8 +354,13 @@ func (f *binlogFollower) follow(ctx context.Context) error {
 		if !ok || string(rows.Table.Table) != "iactq_jobs" || string(rows.Table.Schema) != f.schema {
 			continue
 		}
-		if makesAvailable(ev.Header.EventType, rows, f.layoutFor(ctx, rows.Table)) {
-			f.wake()
+		l := f.layoutFor(ctx, rows.Table)
+		if makesAvailable(ev.Header.EventType, rows, l) {
+			heads, ok := insertedHeads(ev.Header.EventType, rows, l)
+			if !ok {
+				heads = nil
+			}
+			f.wake(heads)
 		}
 	}
 }
@@ -450,4 +506,50 @@ func currentBinlogPosition(ctx context.Context, dsn string) (binlogPosition, err
 		return p, &binlogUnavailableError{reason: fmt.Sprintf("user %s lacks %s, to read the binary log position", cfg.User, monitor), err: lastErr}
 	}
 	return p, fmt.Errorf("cannot read the binary log position: %w", lastErr)
+}
+
+// binlogEvents gathers, for the leader's watcher, what the binary log's events said
+// became available since it last took them: the oldest job per queue and kind that
+// inserts added, and whether some event said nothing readable (an update that left a
+// job 'available', a row image not read), for which the watcher reads the heads.
+type binlogEvents struct {
+	mu       sync.Mutex
+	inserted map[headKey]time.Time
+	unknown  bool
+	signal   chan struct{} // has a value while something waits to be taken
+}
+
+func newBinlogEvents() *binlogEvents {
+	return &binlogEvents{signal: make(chan struct{}, 1)}
+}
+
+// add records an event: inserted, or nil when it does not say what became available.
+func (e *binlogEvents) add(inserted map[headKey]time.Time) {
+	e.mu.Lock()
+	if inserted == nil {
+		e.unknown = true
+	} else {
+		if e.inserted == nil {
+			e.inserted = make(map[headKey]time.Time, len(inserted))
+		}
+		for k, at := range inserted {
+			if old, ok := e.inserted[k]; !ok || at.Before(old) {
+				e.inserted[k] = at
+			}
+		}
+	}
+	e.mu.Unlock()
+	select {
+	case e.signal <- struct{}{}:
+	default:
+	}
+}
+
+// take returns what was recorded since the last take, and forgets it.
+func (e *binlogEvents) take() (inserted map[headKey]time.Time, unknown bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	inserted, unknown = e.inserted, e.unknown
+	e.inserted, e.unknown = nil, false
+	return inserted, unknown
 }

@@ -143,3 +143,94 @@ func TestBinlogNoteOncePerClient(t *testing.T) {
 		}
 	}
 }
+
+// TestBinlogInsertedHeads: an insert's row images give the oldest due job per queue
+// and kind, by the columns' positions found by name; rows not 'available' are left
+// out; any other event, or a value of another type, says nothing (the watcher then
+// reads the heads).
+func TestBinlogInsertedHeads(t *testing.T) {
+	t.Parallel()
+	enum := "enum('available','scheduled','running','retryable','completed','discarded','cancelled')"
+	l := findLayout(7, []jobsColumn{{"id", "bigint"}, {"kind", "varchar(100)"}, {"queue", "varchar(100)"},
+		{"state", enum}, {"scheduled_at", "timestamp(6)"}})
+	if l.queue != 2 || l.kind != 1 || l.scheduledAt != 4 || l.state != 3 {
+		t.Fatalf("layout %+v, want kind at 1, queue at 2, state at 3, scheduled_at at 4", l)
+	}
+	t0 := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
+	row := func(kind, queue string, state any, at any) []any { return []any{int64(1), kind, queue, state, at} }
+	insert := replication.WRITE_ROWS_EVENTv2
+	heads, ok := insertedHeads(insert, &replication.RowsEvent{Rows: [][]any{
+		row("report", "default", int64(1), t0.Add(time.Second)),
+		row("report", "default", int64(1), t0),
+		row("probe", "ops", int64(1), t0),
+		row("later", "default", int64(2), t0), // 'scheduled'
+	}}, l)
+	want := map[headKey]time.Time{{"default", "report"}: t0, {"ops", "probe"}: t0}
+	if !ok || len(heads) != len(want) || !heads[headKey{"default", "report"}].Equal(t0) || !heads[headKey{"ops", "probe"}].Equal(t0) {
+		t.Fatalf("insertedHeads = %v, %v; want %v, true", heads, ok, want)
+	}
+	for _, c := range []struct {
+		name string
+		t    replication.EventType
+		rows [][]any
+		l    jobsLayout
+	}{
+		{"an update", replication.UPDATE_ROWS_EVENTv2, [][]any{row("a", "q", int64(1), t0), row("a", "q", int64(1), t0)}, l},
+		{"a zero date, logged as a string", insert, [][]any{row("a", "q", int64(1), "0000-00-00 00:00:00.000000")}, l},
+		{"a short image", insert, [][]any{{int64(1), "a"}}, l},
+		{"no scheduled_at column", insert, [][]any{row("a", "q", int64(1), t0)}, findLayout(8, []jobsColumn{{"id", "bigint"}, {"kind", ""}, {"queue", ""}, {"state", enum}})},
+	} {
+		if heads, ok := insertedHeads(c.t, &replication.RowsEvent{Rows: c.rows}, c.l); ok {
+			t.Errorf("%s: insertedHeads = %v, true; want false", c.name, heads)
+		}
+	}
+}
+
+// TestInsertedWhereNoneIsNewWorkForCertain: the watcher rings from an insert's row
+// images only for due jobs of queues not paused, of kinds its last look found no job
+// of; a kind it saw a job of is left to a read of the heads.
+func TestInsertedWhereNoneIsNewWorkForCertain(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
+	seen := map[headKey]time.Time{{"default", "backlog"}: now.Add(-time.Minute)}
+	inserted := map[headKey]time.Time{
+		{"default", "backlog"}: now.Add(-time.Millisecond),
+		{"default", "new"}:     now.Add(-time.Millisecond),
+		{"paused", "new"}:      now.Add(-time.Millisecond),
+		{"default", "future"}:  now.Add(time.Second),
+	}
+	fresh := insertedWhereNone(seen, inserted, map[string]bool{"paused": true}, now)
+	if len(fresh) != 1 || !fresh[headKey{"default", "new"}].Equal(now.Add(-time.Millisecond)) {
+		t.Fatalf("insertedWhereNone = %v, want only default/new", fresh)
+	}
+	if got := insertedWhereNone(nil, map[headKey]time.Time{{"q", "k"}: now}, nil, now); len(got) != 1 {
+		t.Fatalf("with no look yet: %v, want q/k", got)
+	}
+}
+
+// TestBinlogEventsGatherUntilTaken: events the watcher has not taken yet are merged
+// (the oldest per queue and kind), one that says nothing readable marks them unknown,
+// and a take starts afresh.
+func TestBinlogEventsGatherUntilTaken(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 7, 13, 0, 0, 0, time.UTC)
+	e := newBinlogEvents()
+	e.add(map[headKey]time.Time{{"q", "a"}: t0.Add(time.Second)})
+	e.add(map[headKey]time.Time{{"q", "a"}: t0, {"q", "b"}: t0})
+	select {
+	case <-e.signal:
+	default:
+		t.Fatal("no signal after two events")
+	}
+	inserted, unknown := e.take()
+	if unknown || len(inserted) != 2 || !inserted[headKey{"q", "a"}].Equal(t0) {
+		t.Fatalf("take = %v, %v; want q/a and q/b at %s, known", inserted, unknown, t0)
+	}
+	e.add(nil)
+	if inserted, unknown := e.take(); !unknown || inserted != nil {
+		t.Fatalf("after an unreadable event: %v, %v; want nothing, unknown", inserted, unknown)
+	}
+	if inserted, unknown := e.take(); unknown || inserted != nil {
+		t.Fatalf("a second take: %v, %v; want nothing", inserted, unknown)
+	}
+}

@@ -36,6 +36,33 @@ func TestBinlogWakesIdleWorker(t *testing.T) {
 	}
 }
 
+// TestBinlogRingsFromTheInsertsRows: following the binary log, the leader rings for
+// a job inserted into an idle fleet from the insert's row images (queue, kind,
+// scheduled_at), without reading the claim heads first: each of three jobs inserted
+// 300 ms apart (the ring's check at the next poll has long found it taken) is rung
+// for so, and runs. At least two of the three: a check slowed past the next insert
+// leaves that one to a read of the heads.
+func TestBinlogRingsFromTheInsertsRows(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
+	if dsn == "" {
+		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
+	}
+	b := setup(t, queue.Config{BinlogDSN: dsn, IdlePollInterval: time.Hour})
+	b.startWorker(t)
+	b.waitFollowing(t)
+	before := b.client.InsertRings()
+	for i := 0; i < 3; i++ {
+		time.Sleep(300 * time.Millisecond)
+		res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
+		id, _ := res.LastInsertId()
+		b.waitState(t, id, queue.StateCompleted)
+	}
+	if n := b.client.InsertRings() - before; n < 2 {
+		t.Fatalf("%d of 3 inserts into an idle fleet rung for from their row images; want at least 2", n)
+	}
+}
+
 // TestBinlogWakesOnUpdates: a job that becomes available by an update (a retry
 // promoted by another process, here plain SQL) wakes an idle worker, also after the
 // table's definition changed (a column added before state: the follower reads the

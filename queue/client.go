@@ -25,6 +25,7 @@ type Client struct {
 	// What the leadership of a running Work does (leader.go), for Leading and tests.
 	leading       atomic.Bool
 	rings         atomic.Int64 // doorbell rings as leader
+	insertRings   atomic.Int64 // of them, rings for an insert's row images, without a read of the heads
 	followsBinlog atomic.Bool  // this client's watcher follows the binary log now
 	choreRounds   atomic.Int64 // rounds of the leader's chores
 	heard         atomic.Int64 // rings this client's waiter heard

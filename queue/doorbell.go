@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -235,11 +236,11 @@ func (w *worker) watch(ctx context.Context) error {
 		return ring(pendingGroups, seen)
 	}
 
-	binlogWake := make(chan struct{}, 1)
+	events := newBinlogEvents()
 	var followers sync.WaitGroup
 	defer followers.Wait()
 	if dsn, _ := w.c.binlogSource(); dsn != "" {
-		if f, err := w.binlogFollower(ctx, binlogWake); err != nil {
+		if f, err := w.binlogFollower(ctx, events); err != nil {
 			w.log.Warn().Err(err).Msg("binlog wake-ups off; polling")
 		} else {
 			followers.Add(1)
@@ -315,7 +316,23 @@ func (w *worker) watch(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-binlogWake:
+		case <-events.signal:
+			inserted, unknown := events.take()
+			if fresh := insertedWhereNone(seen, inserted, *w.paused.Load(), w.c.now()); !unknown && len(fresh) > 0 && len(fresh) == len(inserted) {
+				// Inserts of due jobs where the last look saw none: ring for them at
+				// once, with the heads their row images give, rather than read the
+				// heads first (a read, and a moment for the row to be visible, on
+				// the way to every job started). Any other event reads the heads.
+				if seen == nil {
+					seen = make(map[headKey]time.Time, len(fresh))
+				}
+				maps.Copy(seen, fresh)
+				if err := ringFor(fresh); err != nil {
+					return err
+				}
+				w.c.insertRings.Add(1)
+				continue
+			}
 			var fresh map[headKey]time.Time
 			// The event can come a moment before its row is visible (MariaDB writes
 			// the binary log before the engine commits): ring once the heads show
@@ -398,6 +415,25 @@ func newWork(seen, later map[headKey]time.Time, heads []dbsqlc.JobHeadsEveryQueu
 		}
 	}
 	return now, nowLater, fresh
+}
+
+// insertedWhereNone returns, of the heads an insert's row images gave (inserted), those
+// of queues not paused and kinds the last look (seen) found no job of, due at now:
+// new work for certain, without reading the heads. A head seen already is left to a
+// read: its work may still be there (a backlog, whose inserts ring for nothing), or
+// be gone since.
+func insertedWhereNone(seen, inserted map[headKey]time.Time, paused map[string]bool, now time.Time) map[headKey]time.Time {
+	var fresh map[headKey]time.Time
+	for k, at := range inserted {
+		if _, ok := seen[k]; ok || paused[k.queue] || at.After(now) {
+			continue
+		}
+		if fresh == nil {
+			fresh = make(map[headKey]time.Time, len(inserted))
+		}
+		fresh[k] = at
+	}
+	return fresh
 }
 
 // maxBellHeads bounds the heads a ring carries; with more, waiters read them.

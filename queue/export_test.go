@@ -118,6 +118,10 @@ func (c *Client) ChoreRounds() int64 { return c.choreRounds.Load() }
 // Rings is how many times this client's Work rang the doorbell as leader.
 func (c *Client) Rings() int64 { return c.rings.Load() }
 
+// InsertRings is how many of its rings were for an insert's row images, rung without
+// a read of the claim heads.
+func (c *Client) InsertRings() int64 { return c.insertRings.Load() }
+
 // FollowsBinlog tells whether this client's watcher follows the binary log now.
 func (c *Client) FollowsBinlog() bool { return c.followsBinlog.Load() }
 

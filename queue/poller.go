@@ -93,10 +93,11 @@ func (w *worker) offerHeads(rows []dbsqlc.JobHeadsEveryQueueRow) bool {
 	return found
 }
 
-// binlogFollower prepares the leader's binary-log follower: it sends on wake at each
-// new job, and sets ok while it follows. It follows with Config.BinlogDSN, or without
-// one with the worker's own DSN (Config.DSN) when the server and the grants allow.
-func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}) (*binlogFollower, error) {
+// binlogFollower prepares the leader's binary-log follower: it adds to events at each
+// new job, and sets followsBinlog while it follows. It follows with Config.BinlogDSN,
+// or without one with the worker's own DSN (Config.DSN) when the server and the
+// grants allow.
+func (w *worker) binlogFollower(ctx context.Context, events *binlogEvents) (*binlogFollower, error) {
 	name, err := w.c.store.q.SessionDatabase(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the queue's database name: %w", err)
@@ -113,12 +114,7 @@ func (w *worker) binlogFollower(ctx context.Context, wake chan struct{}) (*binlo
 		poll:   w.c.cfg.PollInterval,
 		schema: schema,
 		log:    w.log,
-		wake: func() {
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		},
+		wake:   events.add,
 		healthy: func(following bool) {
 			w.c.followsBinlog.Store(following)
 			if following {
