@@ -246,9 +246,16 @@ func TestPauseHoldsForClaimsAfterItReturns(t *testing.T) {
 		}
 		ids = append(ids, res.ID)
 	}
-	// The poller sees the jobs and wakes the producer on each of these looks.
-	for range 10 {
-		<-obs.polls
+	// The poller sees the jobs and wakes the producer on each of these looks: after a
+	// ring (the first job's), the waiter looks once a second for 10 s. Three looks,
+	// not ten: ten took the whole 10 s, and under load the tenth never came (the
+	// leader's sweep, which carries the heads, is no poll): the test hung for 30 min.
+	for i := range 3 {
+		select {
+		case <-obs.polls:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the worker looked for work %d times in 20 s after the pause; want 3", i)
+		}
 	}
 	if jobs, err := b.client.ClaimOnce(ctx, "default", 10); err != nil || len(jobs) != 0 {
 		t.Fatalf("a claim of the paused queue took %d jobs (%v)", len(jobs), err)
