@@ -355,13 +355,17 @@ func (f *binlogFollower) follow(ctx context.Context) error {
 			continue
 		}
 		l := f.layoutFor(ctx, rows.Table)
-		if makesAvailable(ev.Header.EventType, rows, l) {
-			heads, ok := insertedHeads(ev.Header.EventType, rows, l)
-			if !ok {
-				heads = nil
-			}
+		if !makesAvailable(ev.Header.EventType, rows, l) {
+			continue
+		}
+		switch heads, ok := insertedHeads(ev.Header.EventType, rows, l); {
+		case !ok:
+			f.wake(nil) // the event does not say what: the watcher reads the heads
+		case len(heads) > 0:
 			f.wake(heads)
 		}
+		// Else an insert of jobs scheduled for later: the chore that makes them due
+		// has the watcher look.
 	}
 }
 

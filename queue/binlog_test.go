@@ -63,6 +63,32 @@ func TestBinlogRingsFromTheInsertsRows(t *testing.T) {
 	}
 }
 
+// TestBinlogInsertOfLaterJobsRingsNoOne: an insert of a job scheduled for later makes
+// nothing available; the leader does not ring for it (it rang every seated waiter,
+// after reading the heads 10 times in vain). The binary log is read in order: once a
+// job inserted after it has run, its event was handled, and the leader rang once, for
+// that job.
+func TestBinlogInsertOfLaterJobsRingsNoOne(t *testing.T) {
+	t.Parallel()
+	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
+	if dsn == "" {
+		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
+	}
+	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
+	b.startWorker(t)
+	b.waitFollowing(t)
+	before := b.client.Rings()
+	b.db.Exec(t, `INSERT INTO iactq_jobs (kind, state, scheduled_at, available_at) VALUES ('test', 'scheduled', NOW(6) + INTERVAL 1 HOUR, NOW(6) + INTERVAL 1 HOUR)`)
+	// Apart, so that the two events are not taken together.
+	time.Sleep(200 * time.Millisecond)
+	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
+	id, _ := res.LastInsertId()
+	b.waitState(t, id, queue.StateCompleted)
+	if n := b.client.Rings() - before; n != 1 {
+		t.Fatalf("the leader rang %d times for a job scheduled in an hour and one available now; want once", n)
+	}
+}
+
 // TestBinlogWakesOnUpdates: a job that becomes available by an update (a retry
 // promoted by another process, here plain SQL) wakes an idle worker, also after the
 // table's definition changed (a column added before state: the follower reads the
