@@ -22,10 +22,7 @@ import (
 // plain SQL can only be noticed through the binary log.
 func TestBinlogWakesIdleWorker(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
-	if dsn == "" {
-		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
-	}
+	dsn := binlogDSN(t)
 	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
 	b.startWorker(t)
 	b.waitFollowing(t)
@@ -44,10 +41,7 @@ func TestBinlogWakesIdleWorker(t *testing.T) {
 // leaves that one to a read of the heads.
 func TestBinlogRingsFromTheInsertsRows(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
-	if dsn == "" {
-		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
-	}
+	dsn := binlogDSN(t)
 	b := setup(t, queue.Config{BinlogDSN: dsn, IdlePollInterval: time.Hour})
 	b.startWorker(t)
 	b.waitFollowing(t)
@@ -70,10 +64,7 @@ func TestBinlogRingsFromTheInsertsRows(t *testing.T) {
 // that job.
 func TestBinlogInsertOfLaterJobsRingsNoOne(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
-	if dsn == "" {
-		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
-	}
+	dsn := binlogDSN(t)
 	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
 	b.startWorker(t)
 	b.waitFollowing(t)
@@ -95,10 +86,7 @@ func TestBinlogInsertOfLaterJobsRingsNoOne(t *testing.T) {
 // columns again under the table's new id).
 func TestBinlogWakesOnUpdates(t *testing.T) {
 	t.Parallel()
-	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
-	if dsn == "" {
-		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
-	}
+	dsn := binlogDSN(t)
 	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
 	retryLater := func() int64 {
 		res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind, state, attempt, available_at) VALUES ('test', 'retryable', 1, NOW(6) + INTERVAL 1 DAY)`)
@@ -320,4 +308,14 @@ func (l *logLines) matching(level, text string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// binlogDSN is the replication DSN the binary-log tests follow with.
+func binlogDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("IACTQ_TEST_BINLOG_DSN")
+	if dsn == "" {
+		t.Fatal("IACTQ_TEST_BINLOG_DSN is not set: run the tests with `make test`")
+	}
+	return dsn
 }
