@@ -57,26 +57,71 @@ func TestBinlogRingsFromTheInsertsRows(t *testing.T) {
 	}
 }
 
+// TestBinlogLeaderTakesFirst: following the binary log, new work from an insert's row
+// images that the leader's own process serves and has a free slot for is taken there,
+// with no ring: of five jobs inserted 300 ms apart into an idle fleet of three, at
+// least three are taken so and run in the leader's process (a check slowed past the
+// next insert leaves one to a read of the heads). A job of a queue the leader does
+// not serve is rung for, and runs in another process.
+func TestBinlogLeaderTakesFirst(t *testing.T) {
+	t.Parallel()
+	cfg := queue.Config{BinlogDSN: binlogDSN(t), IdlePollInterval: time.Hour, Queues: map[string]int{"default": 5}}
+	others := cfg
+	others.Queues = map[string]int{"default": 5, "elsewhere": 5}
+	f := newFleetOf(t, []queue.Config{cfg, others, others})
+	f.startNext(t)
+	if l := f.waitLeader(t); l != 0 {
+		t.Fatalf("client %d leads; want the only one started, 0", l)
+	}
+	f.start(t)
+	leader := f.clients[0]
+	waitfor.True(t, 20*time.Second, leader.FollowsBinlog, func() string { return "the leader does not follow the binary log after 20 s" })
+	completed := func(n int) func() bool {
+		return func() bool { return f.count(t, `SELECT COUNT(*) FROM iactq_jobs WHERE state = 'completed'`) == n }
+	}
+	took := 0
+	for i := 1; i <= 5; i++ {
+		time.Sleep(300 * time.Millisecond)
+		taken, ran := leader.Taken(), f.ranBy[0].Load()
+		f.db.Exec(t, `INSERT INTO iactq_jobs (kind, args) VALUES ('test', '{}')`)
+		waitUntil(t, "the job completed", completed(i))
+		if leader.Taken() > taken && f.ranBy[0].Load() > ran {
+			took++
+		}
+	}
+	if took < 3 {
+		t.Fatalf("%d of 5 jobs inserted into an idle fleet were taken by the leader's process itself; want at least 3", took)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rings, taken, ran := leader.Rings(), leader.Taken(), f.ranBy[0].Load()
+	f.db.Exec(t, `INSERT INTO iactq_jobs (queue, kind, args) VALUES ('elsewhere', 'test', '{}')`)
+	waitUntil(t, "the job of queue elsewhere completed", completed(6))
+	if leader.Rings() == rings || leader.Taken() != taken || f.ranBy[0].Load() != ran {
+		t.Fatalf("a job of a queue the leader does not serve: %d rings, %d taken, %d run by the leader; want a ring, none taken, none run",
+			leader.Rings()-rings, leader.Taken()-taken, f.ranBy[0].Load()-ran)
+	}
+}
+
 // TestBinlogInsertOfLaterJobsRingsNoOne: an insert of a job scheduled for later makes
 // nothing available; the leader does not ring for it (it rang every seated waiter,
 // after reading the heads 10 times in vain). The binary log is read in order: once a
-// job inserted after it has run, its event was handled, and the leader rang once, for
-// that job.
+// job inserted after it has run, its event was handled, and the leader woke a
+// process once, for that job (rang, or took it itself).
 func TestBinlogInsertOfLaterJobsRingsNoOne(t *testing.T) {
 	t.Parallel()
 	dsn := binlogDSN(t)
 	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
 	b.startWorker(t)
 	b.waitFollowing(t)
-	before := b.client.Rings()
+	before := b.client.Wakes()
 	b.db.Exec(t, `INSERT INTO iactq_jobs (kind, state, scheduled_at, available_at) VALUES ('test', 'scheduled', NOW(6) + INTERVAL 1 HOUR, NOW(6) + INTERVAL 1 HOUR)`)
 	// Apart, so that the two events are not taken together.
 	time.Sleep(200 * time.Millisecond)
 	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
 	id, _ := res.LastInsertId()
 	b.waitState(t, id, queue.StateCompleted)
-	if n := b.client.Rings() - before; n != 1 {
-		t.Fatalf("the leader rang %d times for a job scheduled in an hour and one available now; want once", n)
+	if n := b.client.Wakes() - before; n != 1 {
+		t.Fatalf("the leader woke a process %d times for a job scheduled in an hour and one available now; want once", n)
 	}
 }
 
@@ -137,9 +182,10 @@ func (b *bundle) waitFollowing(t *testing.T) {
 
 // TestBinlogAutomaticWithOwnDSN: without a binlog DSN, a worker whose own user may
 // follow the binary log (here the admin user, which has every privilege) follows it:
-// with the leader's polling off (an hour), each plain-SQL insert rings the doorbell,
-// and the leader says so. (A job would run anyway within a second, the waiters' wait
-// after a recent ring; the rings tell the binary log's.)
+// with the leader's polling off (an hour), each plain-SQL insert wakes a process (the
+// leader's own here: it takes the job itself, or rings the doorbell), and the leader
+// says so. (A job would run anyway within a second, the waiters' wait after a recent
+// ring; the wake-ups tell the binary log's.)
 func TestBinlogAutomaticWithOwnDSN(t *testing.T) {
 	t.Parallel()
 	b := setup(t, queue.Config{})
@@ -147,11 +193,11 @@ func TestBinlogAutomaticWithOwnDSN(t *testing.T) {
 	b.startWorker(t)
 	b.waitFollowing(t)
 	for i := 0; i < 3; i++ {
-		rings := b.client.Rings()
+		wakes := b.client.Wakes()
 		res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
 		id, _ := res.LastInsertId()
-		waitfor.True(t, 5*time.Second, func() bool { return b.client.Rings() > rings }, func() string {
-			return fmt.Sprintf("insert %d of 3 rang no bell within 5 s, polling off: the leader does not follow the binary log", i+1)
+		waitfor.True(t, 5*time.Second, func() bool { return b.client.Wakes() > wakes }, func() string {
+			return fmt.Sprintf("insert %d of 3 woke no process within 5 s, polling off: the leader does not follow the binary log", i+1)
 		})
 		b.waitState(t, id, queue.StateCompleted)
 	}

@@ -29,7 +29,20 @@ type claimGate struct {
 	headsAt   time.Time
 	// headsTook is how many jobs the claims made with these heads took.
 	headsTook int
+	// unseenTries is how many more times claims that find nothing look again, a
+	// millisecond apart, with heads the leader's watcher handed over from an insert's
+	// row images: the binary log has the insert a moment before its row is visible
+	// (MariaDB writes the log before the engine commits), and a claim that skips the
+	// row still locked by the insert would leave the job to the watcher's check a
+	// PollInterval later.
+	unseenTries int
+	// lookAgainAt is when a claim that found nothing looks again (zero: it does not).
+	lookAgainAt time.Time
 }
+
+// handedTries is how many times claims look again for jobs handed over from an
+// insert's row images (unseenTries): 1 + 2 + 3 ms in all.
+const handedTries = 3
 
 type claimAction int
 
@@ -60,6 +73,10 @@ func (g *claimGate) decide(now time.Time, paused bool, free, most int, busy bool
 		// headsTook goes on counting: the poller's heads may have been read before
 		// the gate's own last claims, and do not restart the budget.
 		g.heads, g.headsAt = polled.rows, polled.at
+		g.unseenTries = 0
+		if polled.handed {
+			g.unseenTries = handedTries
+		}
 	}
 	if paused || free <= 0 {
 		return claimDecision{action: claimNothing}
@@ -93,18 +110,34 @@ func (g *claimGate) gotHeads(now time.Time, heads []dbsqlc.JobClaimHeadsRow) boo
 	if len(heads) == 0 {
 		heads = nil
 	}
-	g.heads, g.headsAt, g.headsTook = heads, now, 0
+	g.heads, g.headsAt, g.headsTook, g.unseenTries = heads, now, 0, 0
 	return heads != nil
 }
 
 // claimed takes the result of a claim that ended at now: n jobs, or err. A claim
 // that failed or found nothing makes the heads be read again next time.
+// A claim with heads handed over from an insert's row images that found nothing
+// keeps them, and looks again soon (lookAgain).
 func (g *claimGate) claimed(now time.Time, n int, err error) {
 	g.lastClaim = now
 	g.headsTook += n
-	if err != nil || n == 0 {
-		g.heads = nil
+	switch {
+	case err == nil && n == 0 && g.unseenTries > 0:
+		g.lookAgainAt = now.Add(time.Duration(handedTries-g.unseenTries+1) * time.Millisecond)
+		g.unseenTries--
+	case err != nil || n == 0:
+		g.heads, g.unseenTries = nil, 0
+	default:
+		g.unseenTries = 0
 	}
+}
+
+// lookAgain tells, after a claim that took fewer jobs than it asked for, when the
+// producer looks again by itself (false: it waits to be woken).
+func (g *claimGate) lookAgain() (time.Time, bool) {
+	at := g.lookAgainAt
+	g.lookAgainAt = time.Time{}
+	return at, !at.IsZero()
 }
 
 // headsSpent tells, after a claim, whether the heads have served claims of so many

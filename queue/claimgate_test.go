@@ -122,6 +122,61 @@ func TestClaimGateAfterClaims(t *testing.T) {
 	}
 }
 
+// TestClaimGateLooksAgainForHandedHeads: a claim that finds nothing with heads the
+// leader's watcher handed over from an insert's row images (the row may not be
+// visible yet) keeps them and looks again 1, then 2, then 3 ms later; then it gives
+// up. Heads read otherwise are not looked for again.
+func TestClaimGateLooksAgainForHandedHeads(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	heads := []dbsqlc.JobClaimHeadsRow{{Kind: "test", Oldest: t0}}
+	var g claimGate
+	now := t0
+	if d := g.decide(now, false, 10, 10, false, &polledHeads{rows: heads, at: t0, handed: true}); d.action != claimNow {
+		t.Fatalf("handed heads: %+v, want a claim", d)
+	}
+	for try := 1; try <= handedTries; try++ {
+		g.claimed(now, 0, nil)
+		at, ok := g.lookAgain()
+		if want := now.Add(time.Duration(try) * time.Millisecond); !ok || !at.Equal(want) {
+			t.Fatalf("empty claim %d with handed heads: look again %v at %s; want at %s", try, ok, at, want)
+		}
+		now = at
+		if d := g.decide(now, false, 10, 10, false, nil); d.action != claimNow {
+			t.Fatalf("looking again %d: %+v, want a claim with the handed heads", try, d)
+		}
+	}
+	g.claimed(now, 0, nil)
+	if _, ok := g.lookAgain(); ok {
+		t.Fatalf("after %d empty claims: looks again; want it to wait to be woken", handedTries+1)
+	}
+	if d := g.decide(now, false, 10, 10, false, nil); d.action != claimReadHeads {
+		t.Fatalf("after giving up: %+v, want the heads read again", d)
+	}
+
+	// A claim that found the job: no more looks, even if a later one finds nothing.
+	g.decide(now, false, 10, 10, false, &polledHeads{rows: heads, at: now, handed: true})
+	g.claimed(now, 1, nil)
+	g.claimed(now, 0, nil)
+	if _, ok := g.lookAgain(); ok {
+		t.Fatal("handed heads whose job was claimed: an empty claim after looks again")
+	}
+
+	// Heads the poller read, or a ring carried: an empty claim gives up.
+	g.decide(now, false, 10, 10, false, &polledHeads{rows: heads, at: now.Add(time.Second)})
+	g.claimed(now, 0, nil)
+	if _, ok := g.lookAgain(); ok {
+		t.Fatal("an empty claim with heads not handed over looks again")
+	}
+	// Heads the producer read itself after handed ones.
+	g.decide(now, false, 10, 10, false, &polledHeads{rows: heads, at: now.Add(2 * time.Second), handed: true})
+	g.gotHeads(now, heads)
+	g.claimed(now, 0, nil)
+	if _, ok := g.lookAgain(); ok {
+		t.Fatal("an empty claim with heads the producer read itself looks again")
+	}
+}
+
 // TestClaimGateHeadsAhead: heads read from right after a claim restart the count as
 // heads read when due would; a read that started before the last claim ended, failed,
 // or found nothing is dropped.

@@ -25,7 +25,8 @@ type Client struct {
 	// What the leadership of a running Work does (leader.go), for Leading and tests.
 	leading       atomic.Bool
 	rings         atomic.Int64 // doorbell rings as leader
-	insertRings   atomic.Int64 // of them, rings for an insert's row images, without a read of the heads
+	insertRings   atomic.Int64 // inserts acted on from their row images, without a read of the heads: rung for, or taken
+	taken         atomic.Int64 // new work from an insert's row images the leader's process took itself, ringing no one
 	followsBinlog atomic.Bool  // this client's watcher follows the binary log now
 	choreRounds   atomic.Int64 // rounds of the leader's chores
 	heard         atomic.Int64 // rings this client's waiter heard

@@ -183,6 +183,10 @@ func (w *worker) watch(ctx context.Context) error {
 	// (newWork).
 	var seen, later, pending map[headKey]time.Time
 	pendingGroups, rotations := 0, 0
+	// taken: this process took pending itself, and rang no one (takeItself); pendingAt:
+	// when pending was rung for, or taken.
+	taken := false
+	var pendingAt time.Time
 	// No sweep at once: the waiters looked for work when they started, or when the
 	// last leader's bell was let go (granted without a ring).
 	rungAt := time.Now()
@@ -200,12 +204,14 @@ func (w *worker) watch(ctx context.Context) error {
 		}
 		w.c.rings.Add(1)
 		rungAt = time.Now()
-		lastStatement = rungAt
+		lastStatement, pendingAt = rungAt, rungAt
 		return lock()
 	}
-	// ringFor rings for the new work in heads: one group, or a wider split when the
-	// last ring's work is still there.
-	ringFor := func(fresh map[headKey]time.Time) error {
+	// ringFor rings for the new work in fresh: one group, or a wider split when the
+	// last ring's work is still there. With takeFirst, this process takes fresh itself
+	// when it can (takeItself), and rings a group only when it is still there at the
+	// next check.
+	ringFor := func(fresh map[headKey]time.Time, takeFirst bool) error {
 		if time.Since(sizedAt) >= fleetSizeEvery {
 			if n, err := w.c.store.q.WorkerCount(ctx); err == nil {
 				// The seated waiters, at most bellSeats, are the ones a ring reaches.
@@ -215,12 +221,18 @@ func (w *worker) watch(ctx context.Context) error {
 			sizedAt = time.Now()
 		}
 		switch {
+		case len(fresh) > 0 && takeFirst && w.takeItself(fresh):
+			pending, pendingGroups, rotations, taken, pendingAt = fresh, groups, 0, true, time.Now()
+			w.c.taken.Add(1)
+			return nil
 		case len(fresh) > 0:
-			pending, pendingGroups, rotations = fresh, groups, 0
+			pending, pendingGroups, rotations, taken = fresh, groups, 0, false
 		case pending == nil:
 			return nil
-		case time.Since(rungAt) < w.c.cfg.PollInterval/2:
+		case time.Since(pendingAt) < w.c.cfg.PollInterval/2:
 			return nil // too soon to tell whether the group took it
+		case taken && stillWaiting(pending, seen):
+			taken = false // this process did not take it: ring a group
 		case pendingGroups > 1 && stillWaiting(pending, seen):
 			pendingGroups = widerGroups(pendingGroups)
 		case rotations <= fleet/bellSeats && stillWaiting(pending, seen):
@@ -268,7 +280,7 @@ func (w *worker) watch(ctx context.Context) error {
 		if following := w.c.followsBinlog.Load(); following && !force {
 			// Following the binary log, the heads are read only to widen a ring
 			// whose work is still there, and for the sweep.
-			if (pending == nil && !sweep) || time.Since(rungAt) < w.c.cfg.PollInterval {
+			if (pending == nil && !sweep) || time.Since(pendingAt) < w.c.cfg.PollInterval {
 				return nil
 			}
 		} else if !following && !force && !sweep && pending == nil && time.Since(headsAt) < headsEveryAfter(headsTook) {
@@ -294,7 +306,7 @@ func (w *worker) watch(ctx context.Context) error {
 		var fresh map[headKey]time.Time
 		seen, later, fresh = newWork(seen, later, heads, *w.paused.Load())
 		if len(fresh) > 0 || pending != nil {
-			if err := ringFor(fresh); err != nil {
+			if err := ringFor(fresh, false); err != nil {
 				return err
 			}
 		}
@@ -319,15 +331,16 @@ func (w *worker) watch(ctx context.Context) error {
 		case <-events.signal:
 			inserted, unknown := events.take()
 			if fresh := insertedWhereNone(seen, inserted, *w.paused.Load(), w.c.now()); !unknown && len(fresh) > 0 && len(fresh) == len(inserted) {
-				// Inserts of due jobs where the last look saw none: ring for them at
-				// once, with the heads their row images give, rather than read the
-				// heads first (a read, and a moment for the row to be visible, on
-				// the way to every job started). Any other event reads the heads.
+				// Inserts of due jobs where the last look saw none: take them here,
+				// or ring for them, at once, with the heads their row images give,
+				// rather than read the heads first (a read, and a moment for the row
+				// to be visible, on the way to every job started). Any other event
+				// reads the heads.
 				if seen == nil {
 					seen = make(map[headKey]time.Time, len(fresh))
 				}
 				maps.Copy(seen, fresh)
-				if err := ringFor(fresh); err != nil {
+				if err := ringFor(fresh, true); err != nil {
 					return err
 				}
 				w.c.insertRings.Add(1)
@@ -353,7 +366,7 @@ func (w *worker) watch(ctx context.Context) error {
 				if err := ring(1, nil); err != nil {
 					return err
 				}
-			} else if err := ringFor(fresh); err != nil {
+			} else if err := ringFor(fresh, false); err != nil {
 				return err
 			}
 		case <-poll.C:
@@ -681,13 +694,13 @@ func (w *worker) runWaiter(ctx context.Context) {
 				switch {
 				case bell.WakeGroups == sweepGroups && carried:
 					// The periodic look, read by the leader: none may mean no work.
-					w.offerHeads(heads)
+					w.offerHeads(heads, false)
 				case bell.WakeGroups == sweepGroups:
 					w.lookForWork(false)
 				case carried:
 					// The heads the leader rang for: the producers claim at once.
 					w.rungAt.Store(time.Now().UnixNano())
-					w.offerHeads(heads)
+					w.offerHeads(heads, false)
 				default:
 					w.lookForWork(true)
 				}
@@ -741,7 +754,7 @@ func (w *worker) lookWithoutSeat(ctx context.Context, s *heldSession, lockWait t
 	bell, err := s.q.BellGeneration(ctx)
 	if err == nil && bell.WakeGroups == sweepGroups && bell.RungAgoUs < lockWait.Microseconds() {
 		if heads, carried := decodeHeads(bell.Heads); carried {
-			w.offerHeads(heads)
+			w.offerHeads(heads, false)
 			return
 		}
 	}

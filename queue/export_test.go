@@ -118,9 +118,17 @@ func (c *Client) ChoreRounds() int64 { return c.choreRounds.Load() }
 // Rings is how many times this client's Work rang the doorbell as leader.
 func (c *Client) Rings() int64 { return c.rings.Load() }
 
-// InsertRings is how many of its rings were for an insert's row images, rung without
-// a read of the claim heads.
+// InsertRings is how many inserts its watcher acted on from their row images, without
+// a read of the claim heads: rung for, or taken by this process (Taken).
 func (c *Client) InsertRings() int64 { return c.insertRings.Load() }
+
+// Taken is how many inserts' new work this client's Work, as leader, took itself from
+// their row images, ringing no one.
+func (c *Client) Taken() int64 { return c.taken.Load() }
+
+// Wakes is how many times this client's Work, as leader, set a process looking for
+// new work: rang the doorbell, or took the work itself.
+func (c *Client) Wakes() int64 { return c.rings.Load() + c.taken.Load() }
 
 // FollowsBinlog tells whether this client's watcher follows the binary log now.
 func (c *Client) FollowsBinlog() bool { return c.followsBinlog.Load() }

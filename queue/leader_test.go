@@ -30,6 +30,7 @@ type fleet struct {
 	clients []*queue.Client
 	stops   []func()
 	ran     atomic.Int64
+	ranBy   []*atomic.Int64 // jobs run by each client
 }
 
 func newFleet(t *testing.T, n int, cfg queue.Config) *fleet {
@@ -55,8 +56,11 @@ func newFleetOf(t *testing.T, cfgs []queue.Config) *fleet {
 		}
 		t.Cleanup(func() { pool.Close() })
 		reg := queue.NewRegistry()
+		ran := new(atomic.Int64)
+		f.ranBy = append(f.ranBy, ran)
 		queue.Register(reg, queue.WorkFunc[testArgs](func(context.Context, *queue.Job[testArgs]) error {
 			f.ran.Add(1)
+			ran.Add(1)
 			return nil
 		}))
 		c, err := queue.NewClient(pool, reg, cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))

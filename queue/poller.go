@@ -66,13 +66,14 @@ func (w *worker) pollOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return w.offerHeads(rows), nil
+	return w.offerHeads(rows, false), nil
 }
 
-// offerHeads gives the heads of every queue (read by the poller, or carried by a ring)
-// to the producers of the queues this worker serves that have work, and wakes them;
-// it tells whether any has.
-func (w *worker) offerHeads(rows []dbsqlc.JobHeadsEveryQueueRow) bool {
+// offerHeads gives the heads of every queue (read by the poller, carried by a ring, or
+// handed over by this process's watcher from an insert's row images: handed) to the
+// producers of the queues this worker serves that have work, and wakes them; it tells
+// whether any has.
+func (w *worker) offerHeads(rows []dbsqlc.JobHeadsEveryQueueRow, handed bool) bool {
 	// Only the kinds this worker runs: a job of another kind waits for a worker that
 	// runs it (see discardUnknownKinds) and wakes no producer here.
 	byQueue := map[string][]dbsqlc.JobClaimHeadsRow{}
@@ -86,7 +87,7 @@ func (w *worker) offerHeads(rows []dbsqlc.JobHeadsEveryQueueRow) bool {
 	now := time.Now()
 	for q, p := range w.producers {
 		if heads := byQueue[q]; len(heads) > 0 {
-			p.polled.Store(&polledHeads{rows: heads, at: now})
+			p.polled.Store(&polledHeads{rows: heads, at: now, handed: handed})
 			p.signal()
 		}
 	}
@@ -125,6 +126,22 @@ func (w *worker) binlogFollower(ctx context.Context, events *binlogEvents) (*bin
 		},
 		columns: w.c.jobsColumns,
 	}, nil
+}
+
+// takeItself has this process, the leader's, take the new work in heads itself when it
+// serves the queue and kind of every one and has a free slot in each queue: its
+// producers claim at once with the heads, and no bell rings (docs/wakeups.md, "The
+// leader takes first"). It tells whether it did.
+func (w *worker) takeItself(heads map[headKey]time.Time) bool {
+	rows := make([]dbsqlc.JobHeadsEveryQueueRow, 0, len(heads))
+	for k, at := range heads {
+		p := w.producers[k.queue]
+		if p == nil || !w.c.runsKind(k.kind) || !p.hasFree() {
+			return false
+		}
+		rows = append(rows, dbsqlc.JobHeadsEveryQueueRow{Queue: k.queue, Kind: k.kind, Oldest: at})
+	}
+	return len(rows) > 0 && w.offerHeads(rows, true)
 }
 
 func (w *worker) anyFree() bool {

@@ -34,10 +34,13 @@ type producer struct {
 	polled atomic.Pointer[polledHeads]
 }
 
-// polledHeads are a queue's oldest available job per kind, and when they were read.
+// polledHeads are a queue's oldest available job per kind, and when they were read;
+// handed: the leader's watcher handed them over from an insert's row images, before
+// the row may be visible (claimGate.unseenTries).
 type polledHeads struct {
-	rows []dbsqlc.JobClaimHeadsRow
-	at   time.Time
+	rows   []dbsqlc.JobClaimHeadsRow
+	at     time.Time
+	handed bool
 }
 
 // aheadWork bounds the work a producer holds claimed ahead of its slots: the jobs
@@ -230,6 +233,9 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 					w.hold(jobs)
 					p.dispatch(w, jobs, w.c.cfg.SLAs, w.c.now())
 					if len(jobs) < d.n {
+						if at, ok := gate.lookAgain(); ok {
+							time.AfterFunc(time.Until(at), p.signal)
+						}
 						break look
 					}
 					continue
