@@ -55,9 +55,18 @@ func (c *Client) Rollup(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("roll up attempts started: %w", err)
 		}
-		byMinute := map[int64][]dbsqlc.RollupStartedFinishedRow{}
+		live, err := tx.RollupStartedLive(ctx, dbsqlc.RollupStartedLiveParams{
+			FromAt: sql.NullTime{Time: start, Valid: true}, ToAt: sql.NullTime{Time: end, Valid: true},
+		})
+		if err != nil {
+			return fmt.Errorf("roll up attempts started: %w", err)
+		}
+		byMinute := map[int64][]startedCount{}
 		for _, r := range started {
-			byMinute[r.MinuteOffset] = append(byMinute[r.MinuteOffset], r)
+			byMinute[r.MinuteOffset] = append(byMinute[r.MinuteOffset], startedCount{r.Kind, anyString(r.Class), r.N})
+		}
+		for _, r := range live {
+			byMinute[r.MinuteOffset] = append(byMinute[r.MinuteOffset], startedCount{r.Kind, anyString(r.Class), r.N})
 		}
 		for m := start; m.Before(end); m = m.Add(time.Minute) {
 			if err := c.rollupMinute(ctx, tx, m, now, byMinute[int64(m.Sub(start)/time.Minute)]); err != nil {
@@ -84,9 +93,15 @@ type rollupRow struct {
 	waits, runs                                    []int64 // microseconds
 }
 
-// rollupMinute writes the rows of one minute; startedFinished are the attempts started
-// in it among jobs finished since (read once for all the minutes of a Rollup call).
-func (c *Client) rollupMinute(ctx context.Context, tx dbTx, minute, now time.Time, startedFinished []dbsqlc.RollupStartedFinishedRow) error {
+// startedCount is how many attempts of a kind started in a minute in a class.
+type startedCount struct {
+	kind, class string
+	n           int64
+}
+
+// rollupMinute writes the rows of one minute; started are the attempts started in it
+// (read once for all the minutes of a Rollup call).
+func (c *Client) rollupMinute(ctx context.Context, tx dbTx, minute, now time.Time, started []startedCount) error {
 	from, to := minute, minute.Add(time.Minute)
 	rows := map[[2]string]*rollupRow{}
 	get := func(kind, class string) *rollupRow {
@@ -106,15 +121,8 @@ func (c *Client) rollupMinute(ctx context.Context, tx dbTx, minute, now time.Tim
 		get(r.Kind, anyString(r.Class)).enqueued += r.N
 	}
 	nfrom, nto := sql.NullTime{Time: from, Valid: true}, sql.NullTime{Time: to, Valid: true}
-	for _, r := range startedFinished {
-		get(r.Kind, anyString(r.Class)).started += r.N
-	}
-	sl, err := tx.RollupStartedLive(ctx, dbsqlc.RollupStartedLiveParams{FromAt: nfrom, ToAt: nto})
-	if err != nil {
-		return err
-	}
-	for _, r := range sl {
-		get(r.Kind, anyString(r.Class)).started += r.N
+	for _, r := range started {
+		get(r.kind, r.class).started += r.n
 	}
 	fin, err := tx.RollupFinished(ctx, dbsqlc.RollupFinishedParams{FromAt: nfrom, ToAt: nto})
 	if err != nil {

@@ -32,6 +32,14 @@ func TestRollup(t *testing.T) {
 	ins("noop", "discarded", at(time.Second), at(time.Second), at(4*time.Second), at(5*time.Second))
 	// Waited three hours for a two-hour SLA: started OVERDUE, finished late.
 	ins("dashboard_metrics", "completed", at(-3*time.Hour), at(-3*time.Hour), at(20*time.Second), at(50*time.Second))
+	// Attempts not finished yet count as started in their minute: one running, started
+	// in m, and one waiting to retry, started two minutes before.
+	live := func(state string, at time.Time) {
+		b.d.Exec(t, `INSERT INTO iactq_jobs (kind, state, attempt, created_at, scheduled_at, attempted_at) VALUES ('noop', ?, 1, ?, ?, ?)`,
+			state, at, at, at.Add(time.Second))
+	}
+	live("running", at(15*time.Second))
+	live("retryable", at(-2*time.Minute+5*time.Second))
 
 	n, err := b.c.Rollup(ctx)
 	if err != nil || n < 5 {
@@ -55,16 +63,21 @@ func TestRollup(t *testing.T) {
 		}
 		return r
 	}
-	if r := read("noop", "NORMAL"); r.enq != 2 || r.started != 2 || r.completed != 1 || r.discarded != 1 || r.breached != 0 ||
+	if r := read("noop", "NORMAL"); r.enq != 3 || r.started != 3 || r.completed != 1 || r.discarded != 1 || r.breached != 0 ||
 		*r.waitP50 != 1000 || *r.runP95 != 1000 {
 		t.Errorf("noop NORMAL: %+v wait p50 %d run p95 %d", r, *r.waitP50, *r.runP95)
 	}
 	if r := read("dashboard_metrics", "OVERDUE"); r.enq != 0 || r.started != 1 || r.completed != 1 || r.breached != 1 || *r.runP95 != 30000 {
 		t.Errorf("dashboard_metrics OVERDUE: %+v", r)
 	}
-	if r := read("*", "*"); r.enq != 2 || r.started != 3 || r.completed != 2 || r.discarded != 1 || r.breached != 1 {
+	if r := read("*", "*"); r.enq != 3 || r.started != 4 || r.completed != 2 || r.discarded != 1 || r.breached != 1 {
 		t.Errorf("totals: %+v", r)
 	}
+	m = m.Add(-2 * time.Minute)
+	if r := read("noop", "NORMAL"); r.enq != 1 || r.started != 1 || r.completed != 0 {
+		t.Errorf("noop NORMAL two minutes before, a job waiting to retry: %+v", r)
+	}
+	m = m.Add(2 * time.Minute)
 	// A quiet minute has its totals row, with zeros.
 	var quiet int
 	if err := b.d.DB.QueryRow(`SELECT COUNT(*) FROM iactq_sla_rollup WHERE minute = ? AND kind = '*' AND enqueued = 0`, m.Add(-time.Minute)).Scan(&quiet); err != nil || quiet != 1 {

@@ -512,7 +512,8 @@ func (q *Queries) RollupStartedFinished(ctx context.Context, arg RollupStartedFi
 }
 
 const rollupStartedLive = `-- name: RollupStartedLive :many
-SELECT j.kind,
+SELECT CAST(TIMESTAMPDIFF(MINUTE, ?, j.attempted_at) AS SIGNED) AS minute_offset,
+  j.kind,
   CAST(CASE
     WHEN TIMESTAMPDIFF(MICROSECOND, j.scheduled_at, j.attempted_at) > COALESCE(s.sla_seconds, d.sla_seconds) * 1000000 THEN 'OVERDUE'
     WHEN TIMESTAMPDIFF(MICROSECOND, j.scheduled_at, j.attempted_at) > COALESCE(s.urgent_seconds, d.urgent_seconds) * 1000000 THEN 'URGENT'
@@ -523,7 +524,7 @@ LEFT JOIN iactq_kind_slas s ON s.kind = j.kind
 LEFT JOIN iactq_kind_slas d ON d.kind = '*'
 WHERE j.state IN ('running', 'retryable')
   AND j.attempted_at >= ? AND j.attempted_at < ?
-GROUP BY j.kind, class
+GROUP BY minute_offset, j.kind, class
 `
 
 type RollupStartedLiveParams struct {
@@ -532,14 +533,18 @@ type RollupStartedLiveParams struct {
 }
 
 type RollupStartedLiveRow struct {
-	Kind  string
-	Class interface{}
-	N     int64
+	MinuteOffset int64
+	Kind         string
+	Class        interface{}
+	N            int64
 }
 
-// ... and among jobs running or waiting to retry now (ranges of the state prefix).
+// ... and among jobs running or waiting to retry now (ranges of the state prefix), also
+// once for all the minutes: during a drain those ranges step over the index entries of
+// every job that finished lately, which the server purges only later (measured: 17 ms
+// a read, sixty of them in a first rollup).
 func (q *Queries) RollupStartedLive(ctx context.Context, arg RollupStartedLiveParams) ([]RollupStartedLiveRow, error) {
-	rows, err := q.db.QueryContext(ctx, rollupStartedLive, arg.FromAt, arg.ToAt)
+	rows, err := q.db.QueryContext(ctx, rollupStartedLive, arg.FromAt, arg.FromAt, arg.ToAt)
 	if err != nil {
 		return nil, err
 	}
@@ -547,7 +552,12 @@ func (q *Queries) RollupStartedLive(ctx context.Context, arg RollupStartedLivePa
 	var items []RollupStartedLiveRow
 	for rows.Next() {
 		var i RollupStartedLiveRow
-		if err := rows.Scan(&i.Kind, &i.Class, &i.N); err != nil {
+		if err := rows.Scan(
+			&i.MinuteOffset,
+			&i.Kind,
+			&i.Class,
+			&i.N,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
