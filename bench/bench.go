@@ -352,7 +352,7 @@ const drainWatch = 100 * time.Millisecond
 // drainOnce fills queueName with DrainJobs noop jobs and measures procs worker
 // processes with config (empty: the defaults) draining them.
 func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string) (float64, error) {
-	if err := e.q.BenchClear(ctx); err != nil {
+	if err := e.q.BenchTruncate(ctx); err != nil {
 		return 0, err
 	}
 	if err := e.fill(ctx, queueName, e.opts.DrainJobs); err != nil {
@@ -368,7 +368,7 @@ func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string
 		// Every drainWatch: the rate is the span between the jobs' own timestamps, so
 		// how soon the end is seen does not enter it; how often it is looked for does,
 		// as load on the server the floor does not carry.
-		unfinished, err := e.q.BenchUnfinished(ctx, queueName)
+		unfinished, err := e.unfinished(ctx, queueName)
 		if err != nil {
 			return 0, err
 		}
@@ -390,10 +390,19 @@ func (e *env) drainOnce(ctx context.Context, procs int, queueName, config string
 	return float64(span.N) / span.LastFinish.Sub(span.FirstStart).Seconds(), nil
 }
 
+// unfinished tells whether any job of queueName is still to be finished; it looks at
+// every state only once the queue's last job is finished (BenchLastUnfinished).
+func (e *env) unfinished(ctx context.Context, queueName string) (bool, error) {
+	if last, err := e.q.BenchLastUnfinished(ctx, queueName); err != nil || last {
+		return true, err
+	}
+	return e.q.BenchUnfinished(ctx, queueName)
+}
+
 // floorOnce drains the backlog with the simplest loop: claim batch rows with SKIP
 // LOCKED and mark them running in one transaction, then complete them in one UPDATE.
 func (e *env) floorOnce(ctx context.Context, batch, claimers int) (float64, error) {
-	if err := e.q.BenchClear(ctx); err != nil {
+	if err := e.q.BenchTruncate(ctx); err != nil {
 		return 0, err
 	}
 	if err := e.fill(ctx, "drain", e.opts.DrainJobs); err != nil {

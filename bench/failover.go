@@ -127,7 +127,7 @@ func (e *env) failoverOnce(ctx context.Context, m mode) (failoverRun, error) {
 		return r, err
 	}
 	for {
-		unfinished, err := e.q.BenchUnfinished(ctx, wakeupQueue)
+		unfinished, err := e.unfinished(ctx, wakeupQueue)
 		if err != nil {
 			return r, err
 		}

@@ -75,7 +75,7 @@ func (e *env) memoryOnce(ctx context.Context) (memoryRun, error) {
 	var busyKB, maxKB int64
 	deadline := time.Now().Add(3*e.opts.MemoryBusy + 30*time.Second)
 	for {
-		unfinished, err := e.q.BenchUnfinished(ctx, memoryQueue)
+		unfinished, err := e.unfinished(ctx, memoryQueue)
 		if err != nil {
 			return m, err
 		}

@@ -215,7 +215,7 @@ func (e *env) awaitWorker(ctx context.Context, queueName string) error {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		unfinished, err := e.q.BenchUnfinished(ctx, queueName)
+		unfinished, err := e.unfinished(ctx, queueName)
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func (e *env) wakeupOnce(ctx context.Context, n int, m mode) ([]int64, error) {
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
-		unfinished, err := e.q.BenchUnfinished(ctx, wakeupQueue)
+		unfinished, err := e.unfinished(ctx, wakeupQueue)
 		if err != nil {
 			return nil, err
 		}
