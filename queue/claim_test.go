@@ -247,3 +247,41 @@ func TestClaimCursorStartsAfterLastClaimAndExpires(t *testing.T) {
 		t.Fatalf("claim after the range's end %v, want %v", got, ids[:1])
 	}
 }
+
+// TestClaimHeadsReadUncommitted: the producer reads the claim heads at READ
+// UNCOMMITTED (a consistent read of them looked up every unpurged entry of the jobs
+// claimed lately): it sees a job inserted by a transaction not yet committed, which a
+// read at READ COMMITTED does not, and no more once that transaction rolled back.
+func TestClaimHeadsReadUncommitted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, queue.Config{})
+	ctx := context.Background()
+	tx, err := b.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`INSERT INTO iactq_jobs (queue, kind) VALUES ('uncommitted', 'test')`); err != nil {
+		t.Fatal(err)
+	}
+	heads := func(uncommitted bool) int {
+		t.Helper()
+		n, err := b.client.ClaimHeadsForTest(ctx, "uncommitted", uncommitted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := heads(true); n != 1 {
+		t.Fatalf("read uncommitted: %d heads of a queue with one job inserted, not committed; want 1", n)
+	}
+	if n := heads(false); n != 0 {
+		t.Fatalf("read committed: %d heads of a queue with one job inserted, not committed; want 0", n)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if n := heads(true); n != 0 {
+		t.Fatalf("read uncommitted: %d heads after the insert rolled back; want 0", n)
+	}
+}

@@ -39,6 +39,18 @@ func (c *Client) claimForTest(ctx context.Context, queue string, n int, cursors 
 	return c.claim(ctx, c.testWorkerID, queue, n, heads, cursors)
 }
 
+// ClaimHeadsForTest reads a queue's claim heads as the producer does (at READ
+// UNCOMMITTED), or with uncommitted false in one statement at the sessions' READ
+// COMMITTED.
+func (c *Client) ClaimHeadsForTest(ctx context.Context, queue string, uncommitted bool) (int, error) {
+	read := c.store.q.JobClaimHeads
+	if uncommitted {
+		read = c.store.claimHeadsUncommitted
+	}
+	heads, err := read(ctx, queue)
+	return len(heads), err
+}
+
 // RecordCompletedForTest records job as completed, as the completer would after its
 // execution.
 func (c *Client) RecordCompletedForTest(ctx context.Context, job *JobRow) error {

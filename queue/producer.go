@@ -204,7 +204,7 @@ func (w *worker) runProducer(ctx context.Context, p *producer) {
 					continue
 				}
 				var heads []dbsqlc.JobClaimHeadsRow
-				if heads, err = w.c.store.q.JobClaimHeads(ctx, p.queue); err == nil {
+				if heads, err = w.c.store.claimHeadsUncommitted(ctx, p.queue); err == nil {
 					if !gate.gotHeads(time.Now(), w.c.runnable(heads)) {
 						break look
 					}
@@ -280,7 +280,7 @@ func (w *worker) readHeadsAhead(ctx context.Context, queue string) *headsAhead {
 	a := &headsAhead{done: make(chan struct{}), at: time.Now()}
 	go func() {
 		defer close(a.done)
-		a.heads, a.err = w.c.store.q.JobClaimHeads(ctx, queue)
+		a.heads, a.err = w.c.store.claimHeadsUncommitted(ctx, queue)
 	}()
 	return a
 }
