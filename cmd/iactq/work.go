@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,21 @@ import (
 	"github.com/iact/iactq/queue"
 	"github.com/iact/iactq/web"
 )
+
+// workGCPercent is the Go garbage collector's GOGC for `iactq work`, unless the
+// environment sets GOGC: a drain claims up to a thousand jobs at a time, and at the
+// default (100) the collector and the return of freed memory to the system were about
+// a quarter of the worker's CPU (a profile of BenchmarkDrain), on machines where the
+// worker shares the cores with the database server. Twice the default trades a few MB
+// for a tenth of the worker's CPU in a drain (docs/performance.md, section 18).
+const workGCPercent = 200
+
+// tuneGC sets the collector's target for a worker process (workGCPercent).
+func (a *app) tuneGC() {
+	if a.getenv("GOGC") == "" {
+		debug.SetGCPercent(workGCPercent)
+	}
+}
 
 func (a *app) workCmd() *cobra.Command {
 	var queues, httpAddr, binlogDSN string
@@ -54,8 +70,8 @@ One worker process of the fleet at a time is elected leader (see 'iactq workers'
 it runs the periodic chores (promotion of due jobs, rescue of dead workers' jobs,
 schedules, pruning, and once a minute the SLA rollup into iactq_sla_rollup, see
 'iactq sla --help') and watches for new work. Idle workers wait on its doorbell, a
-row it holds locked, and wake when it rings; with no ring for 10 s they look
-themselves. The leader rings the moment a job is inserted when it can follow the
+row it holds locked, and wake when it rings; with no ring for 45 s they look
+themselves (the leader rings them all every 40 s while nothing comes). The leader rings the moment a job is inserted when it can follow the
 server's binary log (log_bin on, binlog_format=ROW, and a user with REPLICATION
 SLAVE and BINLOG MONITOR, REPLICATION CLIENT on MySQL), else it looks for new jobs
 every poll_interval (10 ms). It follows with --binlog-dsn (or IACTQ_BINLOG_DSN)
@@ -74,6 +90,7 @@ places at once.`,
 		Args: cobra.NoArgs,
 		RunE: a.action(func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			a.tuneGC()
 			_, cfg, err := a.config()
 			if err != nil {
 				return err
