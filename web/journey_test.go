@@ -102,7 +102,8 @@ func TestAnalystJourneyInChromium(t *testing.T) {
 	if j := runUntilFinished(t, b.c, id); j.State != "completed" {
 		t.Fatalf("report job %s: %s", j.State, j.Errors)
 	}
-	br.waitFor("the page turned into the result", `document.querySelector("#totals")`, 2*time.Minute)
+	// Loaded to its end: #totals is there while the rest of the page may still be parsed.
+	br.waitFor("the page turned into the result", `document.querySelector("#totals") && document.readyState === "complete"`, 2*time.Minute)
 	sees(path, "Abandoned calls by hour", "Abandoned calls by wait", "Period", "How the numbers are counted")
 	var charts []string
 	// A chart's marks: its bars (each titled with its value) and the points of its lines.
