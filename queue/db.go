@@ -242,17 +242,6 @@ func (s *store) claimHeadsUncommitted(ctx context.Context, queue string) ([]dbsq
 	return heads, err
 }
 
-// headsEveryQueueUncommitted reads the claim heads of every queue (uncommittedRead).
-func (s *store) headsEveryQueueUncommitted(ctx context.Context) ([]dbsqlc.JobHeadsEveryQueueRow, error) {
-	var heads []dbsqlc.JobHeadsEveryQueueRow
-	err := s.inTxOnce(ctx, uncommittedRead, func(tx dbTx) error {
-		var err error
-		heads, err = tx.JobHeadsEveryQueue(ctx)
-		return err
-	})
-	return heads, err
-}
-
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }

@@ -97,14 +97,6 @@ const headsEvery = 100 * time.Millisecond
 // still there.
 const headsCostShare = 20
 
-// slowHeads and uncommittedFor: a read of the heads at READ COMMITTED that found work
-// and took slowHeads or more has the watcher read them at READ UNCOMMITTED for
-// uncommittedFor (store.headsEveryQueueUncommitted).
-const (
-	slowHeads      = 2 * time.Millisecond
-	uncommittedFor = 10 * time.Second
-)
-
 // headsEveryAfter is how long after a periodic read of the heads that took took the
 // next one is due.
 func headsEveryAfter(took time.Duration) time.Duration {
@@ -280,26 +272,6 @@ func (w *worker) watch(ctx context.Context) error {
 	lastTop := int64(-1)
 	var headsAt time.Time
 	var headsTook time.Duration // how long the last read of the heads took
-	// readHeads reads the heads of every queue: at READ COMMITTED, in one statement,
-	// while that is cheap (an idle fleet's watcher reads them every 100 ms); for
-	// uncommittedFor after a read that found work took slowHeads or more, at READ
-	// UNCOMMITTED (uncommittedRead: three statements more, each far cheaper than
-	// stepping over the entries of jobs claimed lately in a consistent read). A read
-	// that found none is not taken for a sign of claims: on a busy machine an idle
-	// fleet's reads took 2 ms now and then, and the statements more raised its cost
-	// from 106 to 115-121 queries/s (iactq bench, idle, 1 polling process).
-	var uncommittedUntil time.Time
-	readHeads := func() ([]dbsqlc.JobHeadsEveryQueueRow, error) {
-		began := time.Now()
-		if began.Before(uncommittedUntil) {
-			return w.c.store.headsEveryQueueUncommitted(ctx)
-		}
-		heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
-		if took := time.Since(began); err == nil && len(heads) > 0 && took >= slowHeads {
-			uncommittedUntil = time.Now().Add(uncommittedFor)
-		}
-		return heads, err
-	}
 	look := func(force bool) error {
 		// The sweep: with no ring for most of the safety net, a ring to every waiter,
 		// carrying the heads, is every idle worker's look for work, in place of each
@@ -320,7 +292,7 @@ func (w *worker) watch(ctx context.Context) error {
 			}
 		}
 		began := time.Now()
-		heads, err := readHeads()
+		heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
 		if err != nil {
 			if ctx.Err() == nil && failures%100 == 0 {
 				w.log.Warn().Err(err).Msg("watch for new work: read the claim heads")
@@ -379,7 +351,7 @@ func (w *worker) watch(ctx context.Context) error {
 			// the binary log before the engine commits): ring once the heads show
 			// new work, or after 10 looks whatever they show.
 			for try := 0; try < 10 && ctx.Err() == nil; try++ {
-				heads, err := readHeads()
+				heads, err := w.c.store.q.JobHeadsEveryQueue(ctx)
 				if err == nil {
 					if seen, later, fresh = newWork(seen, later, heads, *w.paused.Load()); len(fresh) > 0 {
 						break
