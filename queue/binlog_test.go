@@ -22,10 +22,7 @@ import (
 // plain SQL can only be noticed through the binary log.
 func TestBinlogWakesIdleWorker(t *testing.T) {
 	t.Parallel()
-	dsn := binlogDSN(t)
-	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
-	b.startWorker(t)
-	b.waitFollowing(t)
+	b := setupFollowing(t, queue.Config{PollInterval: time.Hour, IdlePollInterval: time.Hour})
 	for i := 0; i < 3; i++ {
 		res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
 		id, _ := res.LastInsertId()
@@ -41,10 +38,7 @@ func TestBinlogWakesIdleWorker(t *testing.T) {
 // leaves that one to a read of the heads.
 func TestBinlogRingsFromTheInsertsRows(t *testing.T) {
 	t.Parallel()
-	dsn := binlogDSN(t)
-	b := setup(t, queue.Config{BinlogDSN: dsn, IdlePollInterval: time.Hour})
-	b.startWorker(t)
-	b.waitFollowing(t)
+	b := setupFollowing(t, queue.Config{IdlePollInterval: time.Hour})
 	before := b.client.InsertRings()
 	for i := 0; i < 3; i++ {
 		time.Sleep(300 * time.Millisecond)
@@ -109,10 +103,7 @@ func TestBinlogLeaderTakesFirst(t *testing.T) {
 // process once, for that job (rang, or took it itself).
 func TestBinlogInsertOfLaterJobsRingsNoOne(t *testing.T) {
 	t.Parallel()
-	dsn := binlogDSN(t)
-	b := setup(t, queue.Config{BinlogDSN: dsn, PollInterval: time.Hour, IdlePollInterval: time.Hour})
-	b.startWorker(t)
-	b.waitFollowing(t)
+	b := setupFollowing(t, queue.Config{PollInterval: time.Hour, IdlePollInterval: time.Hour})
 	before := b.client.Wakes()
 	b.db.Exec(t, `INSERT INTO iactq_jobs (kind, state, scheduled_at, available_at) VALUES ('test', 'scheduled', NOW(6) + INTERVAL 1 HOUR, NOW(6) + INTERVAL 1 HOUR)`)
 	// Apart, so that the two events are not taken together.
@@ -166,6 +157,17 @@ func TestBinlogUnavailableFallsBackToPolling(t *testing.T) {
 	res := b.db.Exec(t, `INSERT INTO iactq_jobs (kind) VALUES ('test')`)
 	id, _ := res.LastInsertId()
 	b.waitState(t, id, queue.StateCompleted)
+}
+
+// setupFollowing is setup with the binary log followed by the test's replication DSN,
+// and a worker started that follows it.
+func setupFollowing(t *testing.T, cfg queue.Config) *bundle {
+	t.Helper()
+	cfg.BinlogDSN = binlogDSN(t)
+	b := setup(t, cfg)
+	b.startWorker(t)
+	b.waitFollowing(t)
+	return b
 }
 
 // waitFollowing waits until the worker follows the binary log: until a job inserted

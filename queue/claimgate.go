@@ -115,9 +115,9 @@ func (g *claimGate) gotHeads(now time.Time, heads []dbsqlc.JobClaimHeadsRow) boo
 }
 
 // claimed takes the result of a claim that ended at now: n jobs, or err. A claim
-// that failed or found nothing makes the heads be read again next time.
-// A claim with heads handed over from an insert's row images that found nothing
-// keeps them, and looks again soon (lookAgain).
+// that failed or found nothing makes the heads be read again next time, except one
+// with heads handed over from an insert's row images: it keeps them, and looks again
+// soon (lookAgain).
 func (g *claimGate) claimed(now time.Time, n int, err error) {
 	g.lastClaim = now
 	g.headsTook += n
